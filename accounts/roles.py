@@ -1,0 +1,63 @@
+"""Roles (DESIGN §1) and what each may do. One table, read by the access helper and the navigation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    HQ = "hq", _("Command HQ")
+    SUBDISTRICT_ADMIN = "subdistrict_admin", _("Subdistrict admin")
+    COMMUNITY_ADMIN = "community_admin", _("Community admin")
+    GRID_LEADER = "grid_leader", _("Grid leader")
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    BUILDING_LEADER = "building_leader", _("Building leader")
+    CADRE = "cadre", _("Dispatched cadre")
+    CHECKPOINT = "checkpoint", _("Checkpoint duty")
+    VENUE_MANAGER = "venue_manager", _("Venue manager")
+    SAMPLER = "sampler", _("Sampler")
+    LAB = "lab", _("Laboratory")
+    EPIDEMIOLOGIST = "epidemiologist", _("Epidemiologist (CDC)")
+    CAMPUS_ADMIN = "campus_admin", _("Campus admin")
+    COUNSELLOR = "counsellor", _("Counsellor")
+    CLASS_REPORTER = "class_reporter", _("Class reporter")
+    INVESTMENT_OFFICER = "investment_officer", _("Investment officer")
+
+
+class Cap(StrEnum):
+    """Capabilities. A user holds a capability within the territory of each membership that grants it."""
+
+    PEOPLE_VIEW = "people.view"
+    PEOPLE_EDIT = "people.edit"
+    PEOPLE_IMPORT = "people.import"
+    PEOPLE_EXPORT = "people.export"
+    REVEAL_ID = "people.reveal_id"
+    REVEAL_PHONE = "people.reveal_phone"
+    TERRITORY_VIEW = "territory.view"
+    AUDIT_VIEW = "audit.view"
+
+
+_GRID = {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}
+_ADMIN = _GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT, Cap.REVEAL_ID}
+
+CAPABILITIES: dict[str, frozenset[Cap]] = {
+    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW}),
+    Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN),
+    Role.COMMUNITY_ADMIN: frozenset(_ADMIN),
+    Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT}),
+    Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT}),
+    Role.BUILDING_LEADER: frozenset(_GRID),
+    Role.CADRE: frozenset(_GRID),
+    Role.EPIDEMIOLOGIST: frozenset({Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}),
+    Role.CHECKPOINT: frozenset(),
+    Role.VENUE_MANAGER: frozenset(),
+    Role.SAMPLER: frozenset(),
+    Role.LAB: frozenset(),
+    Role.CAMPUS_ADMIN: frozenset({Cap.TERRITORY_VIEW}),
+    Role.COUNSELLOR: frozenset(),
+    Role.CLASS_REPORTER: frozenset(),
+    Role.INVESTMENT_OFFICER: frozenset(),
+}

@@ -1,0 +1,76 @@
+"""Writing the audit log. Call inside the transaction of the change being audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from audit.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and from where: built once at the edge (a view, a command) and passed down."""
+
+    user: Any  # accounts.User or None for the system
+    ip: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.user is None:
+            return "system"
+        return str(self.user.get_username())
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user=None)
+
+    @classmethod
+    def from_request(cls, request: Any) -> Actor:
+        return cls(user=request.user if request.user.is_authenticated else None, ip=client_ip(request))
+
+
+def client_ip(request: Any) -> str | None:
+    # Behind the production proxy the first X-Forwarded-For hop is the client; otherwise REMOTE_ADDR.
+    from django.conf import settings
+
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return str(forwarded.split(",")[0].strip())
+    addr = request.META.get("REMOTE_ADDR")
+    return str(addr) if addr else None
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    reason: str = "",
+    row_count: int = 1,
+    extra: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> AuditEntry:
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    user = actor.user if actor.user is not None and actor.user.pk else None
+    return AuditEntry.objects.create(
+        at=now or timezone.now(),
+        actor=user,
+        actor_label=actor.label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        reason=reason,
+        row_count=row_count,
+        ip=actor.ip,
+        extra=extra or {},
+    )

@@ -1,0 +1,74 @@
+"""The JSON API under /api/v1/: session auth for pages, bearer tokens for machine clients.
+
+Every error is JSON with a machine ``code`` and a readable ``message``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from accounts.services import api_token_authenticate
+from common.errors import DomainError
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = api_token_authenticate(token, now=timezone.now())
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Fangyi API",
+    version="1",
+    urls_namespace="api",
+    auth=[django_auth, TokenAuth()],
+    docs_url="/docs",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, **details: Any) -> HttpResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, str(exc.message), **exc.details)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthenticated", "Sign in or send a valid API token.")
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return _error(request, 400, "invalid", "The request is not valid.", errors=exc.errors)
+
+
+def register_routers() -> None:
+    from accounts.api import router as accounts_router
+    from people.api import router as people_router
+    from territory.api import router as territory_router
+
+    api.add_router("/me", accounts_router)
+    api.add_router("/people", people_router)
+    api.add_router("/territory", territory_router)
+
+
+register_routers()

@@ -1,0 +1,82 @@
+"""Reads of people, always scoped through the access helper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from accounts.roles import Cap
+from accounts.selectors import scope_for
+from common import idnumber
+from common.phone import InvalidPhone, normalize_phone
+from people.models import Person
+from territory.models import Area, AreaKind
+
+
+def person_by_phone(phone: str) -> Person | None:
+    return Person.objects.filter(phone=phone).order_by("id").first()
+
+
+def people_for_user(user: Any, *, cap: Cap = Cap.PEOPLE_VIEW, query: str = "", area: Area | None = None) -> QuerySet[Person]:
+    """The people the user may see, optionally searched and narrowed to an area."""
+    qs = Person.objects.filter(scope_for(user, cap).q())
+    if area is not None:
+        qs = qs.within(area.path)
+    query = (query or "").strip()
+    if query:
+        qs = qs.filter(_search_q(query))
+    return qs
+
+
+def _search_q(query: str) -> Q:
+    """Search by exact ID number, exact phone, or a name prefix (never by fragments of ID or phone)."""
+    normal = idnumber.normalize(query)
+    if len(normal) == 18:
+        return Q(id_number=normal)
+    try:
+        return Q(phone=normalize_phone(query))
+    except InvalidPhone:
+        pass
+    return Q(name__startswith=query[:50])
+
+
+def get_person_for_user(user: Any, pk: int, *, cap: Cap = Cap.PEOPLE_VIEW) -> Person:
+    """The person if within the user's scope for ``cap``; 404 otherwise, whatever the reason."""
+    person = Person.objects.filter(scope_for(user, cap).q(), pk=pk).select_related("area").first()
+    if person is None:
+        raise Http404
+    return person
+
+
+def get_area_for_user(user: Any, pk: int, *, cap: Cap = Cap.PEOPLE_VIEW) -> Area:
+    scope = scope_for(user, cap)
+    area = Area.objects.filter(pk=pk).first()
+    if area is None or not scope.contains(area.path):
+        raise Http404
+    return area
+
+
+def get_household_for_user(user: Any, pk: int) -> Area:
+    area = get_area_for_user(user, pk)
+    if area.kind != AreaKind.HOUSEHOLD:
+        raise Http404
+    return area
+
+
+def household_members(household: Area) -> QuerySet[Person]:
+    return Person.objects.filter(area=household).order_by("birth_date")
+
+
+def person_for_account(user: Any) -> Person | None:
+    if not user.is_authenticated or not getattr(user, "person_id", None):
+        return None
+    return Person.objects.select_related("area").filter(pk=user.person_id).first()
+
+
+def household_of(person: Person) -> QuerySet[Person]:
+    """The members of the person's own household (a resident sees their family)."""
+    if person.area.kind != AreaKind.HOUSEHOLD:
+        return Person.objects.filter(pk=person.pk)
+    return Person.objects.filter(area_id=person.area_id).order_by("birth_date")
