@@ -5,6 +5,10 @@ In .xlsx files we store such cells as explicit text cells with Excel's quote pre
 kept as it was typed and Excel never evaluates it. In CSV, which has no cell types, we prefix a quote.
 Control characters that the XML of .xlsx cannot carry are replaced, so an old bad row never fails
 an export.
+
+A carriage return survives the XML of .xlsx only as the character reference &#13;, which openpyxl
+writes when lxml is installed (it is pinned). Without lxml a raw CR would be read back as a line
+feed, so we then fall back to OOXML's own escape _x000D_, which Excel decodes to a CR.
 """
 
 from __future__ import annotations
@@ -34,6 +38,20 @@ def csv_safe(value: Any) -> str:
     return text
 
 
+_OOXML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+def _lxml_writer() -> bool:
+    import openpyxl
+
+    return bool(getattr(openpyxl, "LXML", False))
+
+
+def _ooxml_escape_cr(text: str) -> str:
+    # A literal "_x000D_" typed by a user must stay literal: OOXML escapes its underscore first.
+    return _OOXML_ESCAPE.sub(r"_x005F_\1", text).replace("\r", "_x000D_")
+
+
 def xlsx_cell(ws: Any, value: Any) -> Any:
     """A write-only openpyxl cell holding ``value`` safely."""
     from openpyxl.cell import WriteOnlyCell
@@ -44,10 +62,14 @@ def xlsx_cell(ws: Any, value: Any) -> Any:
     if isinstance(value, bool | int | float):
         return WriteOnlyCell(ws, value=value)
     text = clean_text(str(value))
+    formula_like = is_formula_like(text)
+    if "\r" in text and not _lxml_writer():
+        text = _ooxml_escape_cr(text)
     cell = WriteOnlyCell(ws, value=text)
-    # openpyxl guesses "formula" for text starting with "="; force the string type.
+    # openpyxl guesses "formula" for text starting with "="; force the string type (an inline string,
+    # which Excel shows as typed and never evaluates).
     cell.data_type = "s"
-    if is_formula_like(text):
+    if formula_like:
         cell.alignment = Alignment(horizontal="left")
         cell.quotePrefix = True
     return cell

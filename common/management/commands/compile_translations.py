@@ -16,7 +16,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         base = Path(settings.BASE_DIR)
         count = 0
-        for po_path in sorted(base.glob("*/locale/*/LC_MESSAGES/*.po")) + sorted(base.glob("locale/*/LC_MESSAGES/*.po")):
+        pattern = "locale/*/LC_MESSAGES/*.po"
+        catalogues = sorted(base.glob(f"*/{pattern}")) + sorted(base.glob(pattern))
+        for po_path in catalogues:
             if ".venv" in po_path.parts:
                 continue
             po = polib.pofile(str(po_path))
