@@ -28,7 +28,5 @@ def me(request: HttpRequest) -> MeOut:
         username=user.get_username(),
         display_name=getattr(user, "display_name", ""),
         is_resident=bool(getattr(user, "person_id", None)),
-        memberships=[
-            MembershipOut(role=r, area_id=i, area_name=n) for r, _p, i, n in memberships_of(user)
-        ],
+        memberships=[MembershipOut(role=r, area_id=i, area_name=n) for r, _p, i, n in memberships_of(user)],
     )

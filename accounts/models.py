@@ -30,9 +30,7 @@ class User(AbstractUser):
     person = models.OneToOneField(
         "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="account"
     )
-    department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
-    )
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
 
     class Meta:
         verbose_name = _("user")

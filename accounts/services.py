@@ -45,10 +45,9 @@ def password_login(*, request: Any, username: str, password: str, ip: str | None
     window = _policy("LOGIN_WINDOW_SECONDS")
     account_key = f"login:user:{username.strip().lower()[:150]}"
     address_key = f"login:ip:{ip or '-'}"
-    if (
-        throttle.count(account_key, seconds=window, now=now) >= _policy("LOGIN_FAILURES_PER_ACCOUNT")
-        or throttle.count(address_key, seconds=window, now=now) >= _policy("LOGIN_FAILURES_PER_ADDRESS")
-    ):
+    if throttle.count(account_key, seconds=window, now=now) >= _policy("LOGIN_FAILURES_PER_ACCOUNT") or throttle.count(
+        address_key, seconds=window, now=now
+    ) >= _policy("LOGIN_FAILURES_PER_ADDRESS"):
         raise Throttled("login_throttled", _("Too many failed attempts. Please try again in 15 minutes."))
     user = authenticate(request, username=username, password=password)
     if user is None or not isinstance(user, User):
@@ -138,7 +137,7 @@ def otp_verify(*, phone: str, code: str, ip: str | None, now: dt.datetime) -> Us
 
 # --- API tokens -------------------------------------------------------------------------------
 
-TOKEN_PREFIX = "fy_"
+TOKEN_PREFIX = "fy_"  # noqa: S105 (a public prefix, not a secret)
 
 
 @transaction.atomic

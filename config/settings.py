@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -176,7 +177,7 @@ LOGGING = {
 }
 
 # --- Fangyi policies (defaults; administrators may change them) ---
-FANGYI = {
+FANGYI: dict[str, Any] = {
     # Login throttling: failures allowed per window, per account and per client address.
     "LOGIN_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_FAILURES_PER_ADDRESS": 20,

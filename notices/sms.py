@@ -31,5 +31,5 @@ class LogBackend:
 
 
 def get_backend() -> SmsBackend:
-    backend: SmsBackend = import_string(settings.FANGYI["SMS_BACKEND"])()
+    backend: SmsBackend = import_string(str(settings.FANGYI["SMS_BACKEND"]))()
     return backend

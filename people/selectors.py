@@ -19,7 +19,9 @@ def person_by_phone(phone: str) -> Person | None:
     return Person.objects.filter(phone=phone).order_by("id").first()
 
 
-def people_for_user(user: Any, *, cap: Cap = Cap.PEOPLE_VIEW, query: str = "", area: Area | None = None) -> QuerySet[Person]:
+def people_for_user(
+    user: Any, *, cap: Cap = Cap.PEOPLE_VIEW, query: str = "", area: Area | None = None
+) -> QuerySet[Person]:
     """The people the user may see, optionally searched and narrowed to an area."""
     qs = Person.objects.filter(scope_for(user, cap).q())
     if area is not None:

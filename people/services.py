@@ -83,7 +83,9 @@ def person_clean(data: PersonData, *, today: dt.date) -> CleanPerson:
         try:
             phone = normalize_phone(data.phone)
         except InvalidPhone:
-            raise DomainError("phone_invalid", _("The phone must be an 11-digit mobile number."), field="phone") from None
+            raise DomainError(
+                "phone_invalid", _("The phone must be an 11-digit mobile number."), field="phone"
+            ) from None
     if data.category not in Category.values:
         raise DomainError("category_invalid", _("Unknown category of person."), field="category")
     if not 0 <= int(data.vaccine_doses) <= 10:
@@ -123,12 +125,16 @@ def person_register(*, actor: Actor, data: PersonData, area: Area, now: dt.datet
     return person
 
 
-def person_update(*, actor: Actor, person: Person, data: PersonData, area: Area, now: dt.datetime | None = None) -> Person:
+def person_update(
+    *, actor: Actor, person: Person, data: PersonData, area: Area, now: dt.datetime | None = None
+) -> Person:
     now = now or timezone.now()
     _check_area(actor, area)
     clean = person_clean(data, today=timezone.localdate(now))
     if clean.id_number != person.id_number:
-        raise DomainError("id_number_immutable", _("The ID number of a registered person cannot change."), field="id_number")
+        raise DomainError(
+            "id_number_immutable", _("The ID number of a registered person cannot change."), field="id_number"
+        )
     changed = [k for k, v in clean.fields().items() if getattr(person, k) != v]
     if area.pk != person.area_id:
         changed += ["area", "area_path"]

@@ -46,8 +46,14 @@ def person_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "people/person_list.html",
-        {"page": page, "rows": rows, "form": form, "area": area, "can_import": has_cap(request.user, Cap.PEOPLE_IMPORT),
-         "can_export": has_cap(request.user, Cap.PEOPLE_EXPORT)},
+        {
+            "page": page,
+            "rows": rows,
+            "form": form,
+            "area": area,
+            "can_import": has_cap(request.user, Cap.PEOPLE_IMPORT),
+            "can_export": has_cap(request.user, Cap.PEOPLE_EXPORT),
+        },
     )
 
 
@@ -144,7 +150,9 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = PersonForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.person_update(actor=Actor.from_request(request), person=person, data=_form_data(form), area=person.area)
+            services.person_update(
+                actor=Actor.from_request(request), person=person, data=_form_data(form), area=person.area
+            )
         except DomainError as exc:
             form.add_error(exc.details.get("field"), str(exc.message))
         else:

@@ -74,6 +74,4 @@ def find_child(parent: Area, name: str) -> Area | None:
 
 
 def grids_in(path: str) -> list[Area]:
-    return list(
-        Area.objects.subtree(path).filter(kind__in=[AreaKind.GRID1, AreaKind.GRID2]).order_by("path")
-    )
+    return list(Area.objects.subtree(path).filter(kind__in=[AreaKind.GRID1, AreaKind.GRID2]).order_by("path"))

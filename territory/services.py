@@ -29,9 +29,7 @@ def area_create(*, parent: Area | None, kind: str, name: str) -> Area:
     _check_kind(parent, kind)
     try:
         with transaction.atomic():
-            area = Area.objects.create(
-                parent=parent, kind=kind, name=name, depth=(parent.depth + 1) if parent else 0
-            )
+            area = Area.objects.create(parent=parent, kind=kind, name=name, depth=(parent.depth + 1) if parent else 0)
     except IntegrityError:
         raise Conflict("area_exists", _("An area with this name already exists here.")) from None
     area.path = (parent.path if parent else "") + segment(area.id)

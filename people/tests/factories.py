@@ -30,7 +30,9 @@ class PersonFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"王{n}")
     id_number = factory.LazyAttribute(_id_for)
-    birth_date = factory.LazyAttribute(lambda o: dt.date(int(o.id_number[6:10]), int(o.id_number[10:12]), int(o.id_number[12:14])))
+    birth_date = factory.LazyAttribute(
+        lambda o: dt.date(int(o.id_number[6:10]), int(o.id_number[10:12]), int(o.id_number[12:14]))
+    )
     sex = factory.LazyAttribute(lambda o: "M" if int(o.id_number[16]) % 2 else "F")
     phone = ""
     area_path = factory.LazyAttribute(lambda o: o.area.path)
