@@ -38,24 +38,33 @@ class Cap(StrEnum):
     REVEAL_PHONE = "people.reveal_phone"
     TERRITORY_VIEW = "territory.view"
     AUDIT_VIEW = "audit.view"
+    TESTING_MANAGE = "testing.manage"  # open and close rounds, laboratories, approve corrections
+    TESTING_SITES = "testing.sites"  # sampling sites and their staff
+    TESTING_VIEW = "testing.view"  # coverage, ledgers
+    TESTING_FIELD = "testing.field"  # pre-registration, home-sampling requests, call lists
+    TESTING_SAMPLE = "testing.sample"  # sampler station, home-sampling team lists
+    TESTING_LAB = "testing.lab"  # laboratory results
 
 
 _GRID = {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}
 _ADMIN = _GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT, Cap.REVEAL_ID}
 
+_TESTING_GRID = {Cap.TESTING_VIEW, Cap.TESTING_FIELD}
+_TESTING_ADMIN = _TESTING_GRID | {Cap.TESTING_SITES}
+
 CAPABILITIES: dict[str, frozenset[Cap]] = {
-    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW}),
-    Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN),
-    Role.COMMUNITY_ADMIN: frozenset(_ADMIN),
-    Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT}),
-    Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT}),
-    Role.BUILDING_LEADER: frozenset(_GRID),
-    Role.CADRE: frozenset(_GRID),
+    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW} | _TESTING_ADMIN | {Cap.TESTING_MANAGE}),
+    Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN),
+    Role.COMMUNITY_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN),
+    Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT} | _TESTING_GRID),
+    Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT} | _TESTING_GRID),
+    Role.BUILDING_LEADER: frozenset(_GRID | _TESTING_GRID),
+    Role.CADRE: frozenset(_GRID | _TESTING_GRID),
     Role.EPIDEMIOLOGIST: frozenset({Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}),
     Role.CHECKPOINT: frozenset(),
     Role.VENUE_MANAGER: frozenset(),
-    Role.SAMPLER: frozenset(),
-    Role.LAB: frozenset(),
+    Role.SAMPLER: frozenset({Cap.TESTING_SAMPLE}),
+    Role.LAB: frozenset({Cap.TESTING_LAB}),
     Role.CAMPUS_ADMIN: frozenset({Cap.TERRITORY_VIEW}),
     Role.COUNSELLOR: frozenset(),
     Role.CLASS_REPORTER: frozenset(),
