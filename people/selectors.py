@@ -82,3 +82,26 @@ def household_of(person: Person) -> QuerySet[Person]:
     if person.area.kind != AreaKind.HOUSEHOLD:
         return Person.objects.filter(pk=person.pk)
     return Person.objects.filter(area_id=person.area_id).order_by("birth_date")
+
+
+def person_by_id_number_in_scope(raw_id_number: str, *, path: str) -> Person | None:
+    """The person with this ID number (as typed: full-width digits, lower-case x) living in the subtree
+    of ``path``; None when absent or elsewhere, so a typed number never discloses other districts."""
+    from territory.selectors import subtree_q
+
+    value = idnumber.normalize(raw_id_number)
+    if len(value) != 18:
+        return None
+    return Person.objects.filter(subtree_q(path), id_number=value).first()
+
+
+def population_within(path: str, *, categories: list[str] | None = None) -> QuerySet[Person]:
+    """The people of a subtree, optionally of some categories: the population a campaign must cover."""
+    qs = Person.objects.within(path)
+    if categories:
+        qs = qs.filter(category__in=categories)
+    return qs
+
+
+def people_by_ids(ids: list[int]) -> dict[int, Person]:
+    return {p.pk: p for p in Person.objects.filter(pk__in=ids)}
