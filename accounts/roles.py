@@ -44,6 +44,10 @@ class Cap(StrEnum):
     TESTING_FIELD = "testing.field"  # pre-registration, home-sampling requests, call lists
     TESTING_SAMPLE = "testing.sample"  # sampler station, home-sampling team lists
     TESTING_LAB = "testing.lab"  # laboratory results
+    VENUES_APPLY = "venues.apply"  # apply for a venue code (the manager, or grid staff for a shop)
+    VENUES_MANAGE = "venues.manage"  # venues of the territory: posters, codes, sentinel, promotion
+    VENUES_REVIEW = "venues.review"  # approve or reject venue applications
+    VENUES_TRACE = "venues.trace"  # anyone's check-in trail (epidemiologists, for tracing)
 
 
 _GRID = {Cap.PEOPLE_VIEW, Cap.PEOPLE_EDIT, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}
@@ -52,17 +56,20 @@ _ADMIN = _GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT, Cap.REVEAL_ID}
 _TESTING_GRID = {Cap.TESTING_VIEW, Cap.TESTING_FIELD}
 _TESTING_ADMIN = _TESTING_GRID | {Cap.TESTING_SITES}
 
+_VENUES_GRID = {Cap.VENUES_APPLY, Cap.VENUES_MANAGE}
+_VENUES_ADMIN = _VENUES_GRID | {Cap.VENUES_REVIEW}
+
 CAPABILITIES: dict[str, frozenset[Cap]] = {
-    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW} | _TESTING_ADMIN | {Cap.TESTING_MANAGE}),
-    Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN),
-    Role.COMMUNITY_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN),
-    Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT} | _TESTING_GRID),
-    Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT} | _TESTING_GRID),
-    Role.BUILDING_LEADER: frozenset(_GRID | _TESTING_GRID),
-    Role.CADRE: frozenset(_GRID | _TESTING_GRID),
-    Role.EPIDEMIOLOGIST: frozenset({Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW}),
+    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW} | _TESTING_ADMIN | {Cap.TESTING_MANAGE} | _VENUES_ADMIN),
+    Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN | _VENUES_ADMIN),
+    Role.COMMUNITY_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN | _VENUES_ADMIN),
+    Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT} | _TESTING_GRID | _VENUES_GRID),
+    Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT} | _TESTING_GRID | _VENUES_GRID),
+    Role.BUILDING_LEADER: frozenset(_GRID | _TESTING_GRID | _VENUES_GRID),
+    Role.CADRE: frozenset(_GRID | _TESTING_GRID | _VENUES_GRID),
+    Role.EPIDEMIOLOGIST: frozenset({Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW, Cap.VENUES_TRACE}),
     Role.CHECKPOINT: frozenset(),
-    Role.VENUE_MANAGER: frozenset(),
+    Role.VENUE_MANAGER: frozenset({Cap.VENUES_APPLY}),
     Role.SAMPLER: frozenset({Cap.TESTING_SAMPLE}),
     Role.LAB: frozenset({Cap.TESTING_LAB}),
     Role.CAMPUS_ADMIN: frozenset({Cap.TERRITORY_VIEW}),
