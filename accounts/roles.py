@@ -67,7 +67,9 @@ CAPABILITIES: dict[str, frozenset[Cap]] = {
     Role.GRID_WORKER: frozenset(_GRID | {Cap.PEOPLE_IMPORT} | _TESTING_GRID | _VENUES_GRID),
     Role.BUILDING_LEADER: frozenset(_GRID | _TESTING_GRID | _VENUES_GRID),
     Role.CADRE: frozenset(_GRID | _TESTING_GRID | _VENUES_GRID),
-    Role.EPIDEMIOLOGIST: frozenset({Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW, Cap.VENUES_TRACE}),
+    Role.EPIDEMIOLOGIST: frozenset(
+        {Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW, Cap.VENUES_TRACE}
+    ),
     Role.CHECKPOINT: frozenset(),
     Role.VENUE_MANAGER: frozenset({Cap.VENUES_APPLY}),
     Role.SAMPLER: frozenset({Cap.TESTING_SAMPLE}),
