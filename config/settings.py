@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "notices",
     "venues",
     "dashboard",
+    "testing",
     "demo",
 ]
 
