@@ -6,7 +6,10 @@ import os
 bind = os.environ.get("FANGYI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FANGYI_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("FANGYI_THREADS", 4))
+# More threads than the admission limit (settings FANGYI["ADMISSION_MAX_CONCURRENT"], 4 by default):
+# the spare threads are what answers the excess of a surge with a quick 503 instead of letting it
+# queue inside gunicorn, where no one can refuse it.
+threads = int(os.environ.get("FANGYI_THREADS", 16))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

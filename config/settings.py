@@ -67,6 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request over capacity is refused before sessions or the database are touched.
+    "venues.admission.AdmissionControlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,4 +196,18 @@ FANGYI: dict[str, Any] = {
     # Show the local SMS outbox to anyone (demo only: it lets a visitor read one-time codes).
     "SMS_OUTBOX_PUBLIC": ENV in {"demo", "dev"},
     "PAGE_SIZE": 50,
+    # Venue codes and check-ins (venues app).
+    "VENUE_REVIEW_REQUIRED": os.environ.get("FANGYI_VENUE_REVIEW", "1") == "1",
+    "CHECKIN_RETENTION_DAYS": 28,
+    # Categories whose door also asks for a negative test within this many hours.
+    "VENUE_NEGATIVE_TEST_HOURS": {"school": 48, "clinic": 48, "hotel": 48},
+    "CHECKIN_MAX_PER_MINUTE": 6,  # more check-ins a minute by one account are flagged
+    "CHECKIN_MAX_SPEED_KMH": 150,  # faster than this between two venues is flagged
+    "CHECKIN_FLAG_MIN_KM": 2,  # below this distance, no speed check (GPS-free addresses are coarse)
+    # Admission control (venues.admission): requests running at once per process, and how long an
+    # excess request may wait for a slot before it is answered 503. 0 turns it off.
+    "ADMISSION_MAX_CONCURRENT": int(os.environ.get("FANGYI_ADMISSION_MAX", "4")),
+    "ADMISSION_QUEUE_WAIT_MS": int(os.environ.get("FANGYI_ADMISSION_WAIT_MS", "20")),
+    "ADMISSION_RETRY_AFTER_SECONDS": 2,
+    "ADMISSION_EXEMPT_PREFIXES": ("/static/",),
 }
