@@ -38,6 +38,10 @@ class Cap(StrEnum):
     REVEAL_PHONE = "people.reveal_phone"
     TERRITORY_VIEW = "territory.view"
     AUDIT_VIEW = "audit.view"
+    HEALTH_STATUS_CHANGE = "health.status_change"
+    HEALTH_STATUS_APPROVE = "health.status_approve"
+    HEALTH_RULES = "health.rules"
+    HEALTH_VERIFY = "health.verify"
     TESTING_MANAGE = "testing.manage"  # open and close rounds, laboratories, approve corrections
     TESTING_SITES = "testing.sites"  # sampling sites and their staff
     TESTING_VIEW = "testing.view"  # coverage, ledgers
@@ -60,7 +64,10 @@ _VENUES_GRID = {Cap.VENUES_APPLY, Cap.VENUES_MANAGE}
 _VENUES_ADMIN = _VENUES_GRID | {Cap.VENUES_REVIEW}
 
 CAPABILITIES: dict[str, frozenset[Cap]] = {
-    Role.HQ: frozenset(_ADMIN | {Cap.AUDIT_VIEW} | _TESTING_ADMIN | {Cap.TESTING_MANAGE} | _VENUES_ADMIN),
+    Role.HQ: frozenset(
+        _ADMIN | {Cap.AUDIT_VIEW} | _TESTING_ADMIN | {Cap.TESTING_MANAGE} | _VENUES_ADMIN
+        | {Cap.HEALTH_STATUS_APPROVE, Cap.HEALTH_RULES, Cap.HEALTH_VERIFY}
+    ),
     Role.SUBDISTRICT_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN | _VENUES_ADMIN),
     Role.COMMUNITY_ADMIN: frozenset(_ADMIN | _TESTING_ADMIN | _VENUES_ADMIN),
     Role.GRID_LEADER: frozenset(_GRID | {Cap.PEOPLE_IMPORT, Cap.PEOPLE_EXPORT} | _TESTING_GRID | _VENUES_GRID),
@@ -69,12 +76,13 @@ CAPABILITIES: dict[str, frozenset[Cap]] = {
     Role.CADRE: frozenset(_GRID | _TESTING_GRID | _VENUES_GRID),
     Role.EPIDEMIOLOGIST: frozenset(
         {Cap.PEOPLE_VIEW, Cap.REVEAL_ID, Cap.REVEAL_PHONE, Cap.TERRITORY_VIEW, Cap.VENUES_TRACE}
+        | {Cap.HEALTH_STATUS_CHANGE, Cap.HEALTH_VERIFY}
     ),
-    Role.CHECKPOINT: frozenset(),
-    Role.VENUE_MANAGER: frozenset({Cap.VENUES_APPLY}),
-    Role.SAMPLER: frozenset({Cap.TESTING_SAMPLE}),
+    Role.CHECKPOINT: frozenset({Cap.HEALTH_VERIFY}),
+    Role.VENUE_MANAGER: frozenset({Cap.VENUES_APPLY, Cap.HEALTH_VERIFY}),
+    Role.SAMPLER: frozenset({Cap.TESTING_SAMPLE, Cap.HEALTH_VERIFY}),
     Role.LAB: frozenset({Cap.TESTING_LAB}),
-    Role.CAMPUS_ADMIN: frozenset({Cap.TERRITORY_VIEW}),
+    Role.CAMPUS_ADMIN: frozenset({Cap.TERRITORY_VIEW, Cap.HEALTH_VERIFY}),
     Role.COUNSELLOR: frozenset(),
     Role.CLASS_REPORTER: frozenset(),
     Role.INVESTMENT_OFFICER: frozenset(),
