@@ -105,10 +105,17 @@ def otp_request(*, phone: str, ip: str | None, now: dt.datetime) -> None:
         )
 
 
-@transaction.atomic
 def otp_verify(*, phone: str, code: str, ip: str | None, now: dt.datetime) -> User:
     phone = _resident_phone(phone)
-    invalid = DomainError("otp_invalid", _("The code is wrong or has expired."), status=401)
+    # The attempt counter must survive a wrong guess, so the refusal is raised after the commit.
+    with transaction.atomic():
+        user = _otp_check(phone=phone, code=code, ip=ip, now=now)
+    if user is None:
+        raise DomainError("otp_invalid", _("The code is wrong or has expired."), status=401)
+    return user
+
+
+def _otp_check(*, phone: str, code: str, ip: str | None, now: dt.datetime) -> User | None:
     challenge = (
         OtpChallenge.objects.select_for_update()
         .filter(phone=phone, used_at__isnull=True, expires_at__gt=now)
@@ -116,18 +123,18 @@ def otp_verify(*, phone: str, code: str, ip: str | None, now: dt.datetime) -> Us
         .first()
     )
     if challenge is None or challenge.attempts >= _policy("OTP_MAX_ATTEMPTS"):
-        raise invalid
+        return None
     challenge.attempts += 1
     if not hmac.compare_digest(challenge.code_hash, _hash(f"{phone}:{(code or '').strip()}")):
         challenge.save(update_fields=["attempts"])
-        raise invalid
+        return None
     challenge.used_at = now
     challenge.save(update_fields=["attempts", "used_at"])
     user = User.objects.filter(phone=phone, is_active=True).first()
     if user is None:
         person = person_by_phone(phone)
         if person is None:
-            raise invalid
+            return None
         user = User(username=f"r{phone}", phone=phone, person=person, display_name=person.name)
         user.set_unusable_password()
         user.save()
