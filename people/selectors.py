@@ -105,3 +105,12 @@ def population_within(path: str, *, categories: list[str] | None = None) -> Quer
 
 def people_by_ids(ids: list[int]) -> dict[int, Person]:
     return {p.pk: p for p in Person.objects.filter(pk__in=ids)}
+
+
+def person_by_id_number(raw: str) -> Person | None:
+    """Exact lookup by a (normalised) resident ID number; for the sentinel's typed fallback and
+    saved companions, where the caller already holds the number and only needs the record."""
+    value = idnumber.normalize(raw)
+    if len(value) != 18:
+        return None
+    return Person.objects.select_related("area").filter(id_number=value).first()
