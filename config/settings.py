@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "venues",
     "dashboard",
     "testing",
+    "health",
     "demo",
 ]
 
@@ -113,7 +114,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+# Each test process gets its own test database, so suites run side by side (developers, CI steps).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -196,6 +201,11 @@ FANGYI: dict[str, Any] = {
     # Show the local SMS outbox to anyone (demo only: it lets a visitor read one-time codes).
     "SMS_OUTBOX_PUBLIC": ENV in {"demo", "dev"},
     "PAGE_SIZE": 50,
+    # Health codes: the dynamic QR lives a minute; a sampling code is reusable for 30 days; a manual
+    # status change touching more people than this needs a second approver from HQ.
+    "HEALTH_CODE_TTL_SECONDS": 60,
+    "SAMPLING_CODE_TTL_DAYS": 30,
+    "STATUS_BULK_APPROVAL_THRESHOLD": 20,
     # Venue codes and check-ins (venues app).
     "VENUE_REVIEW_REQUIRED": os.environ.get("FANGYI_VENUE_REVIEW", "1") == "1",
     "CHECKIN_RETENTION_DAYS": 28,
