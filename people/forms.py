@@ -25,3 +25,15 @@ class RevealForm(forms.Form):
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("Search"), max_length=50, required=False)
     area = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class RosterImportForm(forms.Form):
+    file = forms.FileField(label=_("Roster file (.xlsx)"))
+    area = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV")], initial="xlsx")
+    area = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    unmasked = forms.BooleanField(label=_("Unmasked (full names, ID numbers and phones)"), required=False)
+    reason = forms.CharField(label=_("Reason for the unmasked export"), max_length=500, required=False)

@@ -11,4 +11,8 @@ urlpatterns = [
     path("<int:pk>/edit/", views.person_edit, name="edit"),
     path("<int:pk>/reveal/", views.person_reveal, name="reveal"),
     path("households/<int:pk>/", views.household_detail, name="household"),
+    path("import/", views.roster_import, name="import"),
+    path("import/template.xlsx", views.roster_template, name="import_template"),
+    path("import/<int:pk>/errors.xlsx", views.roster_errors, name="import_errors"),
+    path("export/", views.people_export, name="export"),
 ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,10 +20,11 @@ from accounts.roles import Cap
 from accounts.selectors import has_cap, scope_for
 from audit.selectors import audit_entries_for_object
 from audit.services import Actor
-from common.errors import DomainError
-from people import selectors, services
-from people.forms import PersonForm, RevealForm, SearchForm
+from common.errors import DomainError, NotFound
+from people import roster, selectors, services
+from people.forms import ExportForm, PersonForm, RevealForm, RosterImportForm, SearchForm
 from people.models import Person
+from people.roster import files as roster_files
 from territory.models import AreaKind
 from territory.selectors import ancestors_of, labels_for_paths
 
@@ -190,3 +196,93 @@ def me(request: HttpRequest) -> HttpResponse:
         "people/me.html",
         {"person": person, "family": family, "address": labels_for_paths([person.area_path]).get(person.area_path, "")},
     )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _optional_area(request: HttpRequest, area_id: int | None, cap: Cap) -> Any:
+    return selectors.get_area_for_user(request.user, area_id, cap=cap) if area_id else None
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def roster_import(request: HttpRequest) -> HttpResponse:
+    _require_cap(request, Cap.PEOPLE_IMPORT)
+    form = RosterImportForm(request.POST or None, request.FILES or None, initial={"area": request.GET.get("area")})
+    report = None
+    if request.method == "POST" and form.is_valid():
+        area = _optional_area(request, form.cleaned_data.get("area"), Cap.PEOPLE_IMPORT)
+        upload = form.cleaned_data["file"]
+        try:
+            report = roster.roster_import(
+                actor=Actor.from_request(request), file=upload, scope_area=area, now=timezone.now(),
+                file_name=upload.name or "",
+            )
+        except NotFound:
+            raise Http404 from None
+        except DomainError as exc:
+            form.add_error("file", str(exc.message))
+    status = 400 if request.method == "POST" and report is None else 200
+    return render(request, "people/roster_import.html", {"form": form, "report": report}, status=status)
+
+
+@require_GET
+@login_required
+def roster_template(request: HttpRequest) -> HttpResponse:
+    _require_cap(request, Cap.PEOPLE_IMPORT)
+    response = HttpResponse(roster_files.template_workbook(), content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote('人员名单模板.xlsx')}"
+    return response
+
+
+@require_GET
+@login_required
+def roster_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_cap(request, Cap.PEOPLE_IMPORT)
+    errors = roster_files.import_errors_for(request.user, pk)
+    response = HttpResponse(roster_files.error_report_workbook(errors), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="import-{pk}-errors.xlsx"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def people_export(request: HttpRequest) -> HttpResponseBase:
+    """GET with ?format= downloads a masked file; POST (with a reason) may ask for unmasked values."""
+    _require_cap(request, Cap.PEOPLE_EXPORT)
+    data = request.POST if request.method == "POST" else request.GET
+    form = ExportForm(data if "format" in data else None, initial={"area": request.GET.get("area")})
+    if not form.is_bound or not form.is_valid():
+        area = _optional_area(request, _int_or_none(request.GET.get("area")), Cap.PEOPLE_EXPORT)
+        can_unmask = any(has_cap(request.user, c) for c in (Cap.REVEAL_ID, Cap.REVEAL_PHONE))
+        return render(request, "people/export.html", {"form": form, "area": area, "can_unmask": can_unmask},
+                      status=400 if form.is_bound else 200)
+    d = form.cleaned_data
+    area = _optional_area(request, d.get("area"), Cap.PEOPLE_EXPORT)
+    try:
+        export = roster.people_export(
+            actor=Actor.from_request(request), fmt=d["format"], area=area,
+            # Unmasked only through the POSTed form: a GET link must never carry a reveal.
+            unmasked=bool(d.get("unmasked")) and request.method == "POST",
+            reason=d.get("reason") or "", now=timezone.now(),
+        )
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        form.add_error(exc.details.get("field"), str(exc.message))
+        return render(request, "people/export.html", {"form": form, "area": area, "can_unmask": True},
+                      status=exc.status)
+    if export.file is not None:
+        return FileResponse(export.file, as_attachment=True, filename=export.file_name,
+                            content_type=export.content_type)
+    response = StreamingHttpResponse(export.stream or iter(()), content_type=export.content_type)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(export.file_name)}"
+    return response
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise Http404 from None

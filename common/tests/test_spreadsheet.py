@@ -68,4 +68,4 @@ def test_csv_keeps_ordinary_text_and_cleans_control_characters():
     assert csv_safe("a\x07b") == f"a{REPLACEMENT}b"
     out = io.StringIO()
     csv.writer(out).writerow([csv_safe("=1+1"), csv_safe("x,y")])
-    assert out.getvalue() == "'=1+1,\"x,y\"\r\n"
+    assert out.getvalue() == '\'=1+1,"x,y"\r\n'

@@ -1,0 +1,67 @@
+"""Small workbooks built in memory: the empty template and the error report of an import."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import Http404
+
+from audit.selectors import audit_entries
+from common.spreadsheet import xlsx_cell
+from people.roster.columns import COLUMNS
+
+# A second sheet explains the columns; no example row, so a template sent back unfilled imports nothing.
+_NOTES = [
+    ["姓名", "必填"],
+    ["身份证号", "必填，18位；请把该列设为“文本”格式，否则 Excel 会丢掉后几位"],
+    ["手机号", "11位手机号，可空"],
+    ["网格", "必填，您辖区内的一级或二级网格名称；重名时写成“社区/网格”"],
+    ["小区、楼栋、单元、户号", "可空；不存在的会在该网格下自动建立"],
+    ["人员类别", "常住、流动、学生、教职工、后勤；空为常住"],
+    ["疫苗剂次", "0 到 10 的整数；空为 0"],
+    ["独居老人、行动不便、无智能手机", "是/否（也可写 Y/N、1/0、√）；空为否"],
+    ["重复导入", "同一文件再次导入不会改变任何数据；身份证号已登记的人员按文件内容更新"],
+]
+
+
+def _workbook(title: str, header: list[str], rows: Iterable[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.append([xlsx_cell(sheet, h) for h in header])
+    for row in rows:
+        sheet.append([xlsx_cell(sheet, v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def template_workbook() -> bytes:
+    """The headers communities fill in (姓名, 身份证号 and 网格 required), and a sheet of notes."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("人员名单")
+    sheet.append([xlsx_cell(sheet, c.header) for c in COLUMNS])
+    notes = workbook.create_sheet("填写说明")
+    for row in _NOTES:
+        notes.append([xlsx_cell(notes, v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def error_report_workbook(errors: Iterable[list[Any]]) -> bytes:
+    """行号 / 列 / 原因 / 代码 for every refused row, as the import page listed them."""
+    return _workbook("错误报告", ["行号", "列", "原因", "代码"], ([e[0], e[2], e[3], e[1]] for e in errors))
+
+
+def import_errors_for(user: Any, audit_id: int) -> list[list[Any]]:
+    """The refused rows of one of the user's own imports; 404 for anybody else's."""
+    entry = audit_entries(action="people.import").filter(pk=audit_id, actor_id=user.pk).first()
+    if entry is None:
+        raise Http404
+    return list(entry.extra.get("errors", []))
