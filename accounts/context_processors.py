@@ -14,6 +14,7 @@ from accounts.selectors import has_cap, memberships_of
 NAV: list[tuple[Any, str, Cap | None]] = [
     (_("Home"), "dashboard:home", None),
     (_("People"), "people:list", Cap.PEOPLE_VIEW),
+    (_("Import roster"), "people:import", Cap.PEOPLE_IMPORT),
     (_("Territory"), "territory:tree", Cap.TERRITORY_VIEW),
     (_("Audit log"), "audit:list", Cap.AUDIT_VIEW),
 ]
