@@ -81,3 +81,15 @@ def user_by_phone(phone: str) -> User | None:
 
 def users_with_role(role: Role) -> list[User]:
     return list(User.objects.filter(memberships__role=role).distinct().order_by("username"))
+
+
+def role_holders_on_paths(role: Role, paths: set[str]) -> dict[str, str]:
+    """{area path: display name} of users holding ``role`` on exactly those nodes (one query)."""
+    out: dict[str, str] = {}
+    for path, display, username in (
+        Membership.objects.filter(role=role, area__path__in=paths)
+        .order_by("id")
+        .values_list("area__path", "user__display_name", "user__username")
+    ):
+        out.setdefault(path, display or username)
+    return out
