@@ -3,12 +3,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from django.http import Http404, HttpRequest
+from ninja import Field, File, Form, Router, Schema
+from ninja.files import UploadedFile
 
 from accounts.roles import Cap
 from audit.services import Actor
-from people import selectors, services
+from common.errors import NotFound
+from people import roster, selectors, services
 from people.models import Person
 from territory.selectors import labels_for_paths
 
@@ -88,6 +90,42 @@ def person_list(request: HttpRequest, q: str = "", area_id: int | None = None, p
     rows = list(qs[(page - 1) * size : page * size])
     labels = labels_for_paths(p.area_path for p in rows)
     return PersonPage(count=qs.count(), page=page, page_size=size, results=[_out(p, labels[p.area_path]) for p in rows])
+
+
+class ImportErrorOut(Schema):
+    line: int = Field(description="The line as Excel numbers it")
+    code: str
+    message: str
+    column: str = Field(description="The header of the offending column, when there is one")
+
+
+class ImportReportOut(Schema):
+    row_count: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    errors: list[ImportErrorOut]
+
+
+@router.post("/import", response=ImportReportOut, summary="Import a roster (.xlsx, Chinese headers)")
+def people_import(
+    request: HttpRequest, file: File[UploadedFile], area_id: Form[int | None] = None
+) -> ImportReportOut:
+    from django.utils import timezone
+
+    area = selectors.get_area_for_user(request.user, area_id, cap=Cap.PEOPLE_IMPORT) if area_id else None
+    try:
+        report = roster.roster_import(
+            actor=Actor.from_request(request), file=file, scope_area=area, now=timezone.now(),
+            file_name=file.name or "",
+        )
+    except NotFound:
+        raise Http404 from None
+    return ImportReportOut(
+        row_count=report.row_count, created=report.created, updated=report.updated, unchanged=report.unchanged,
+        error_count=report.error_count, errors=[ImportErrorOut(**e.as_dict()) for e in report.errors],
+    )
 
 
 @router.get("/{person_id}", response=PersonOut, summary="One person (masked)")
