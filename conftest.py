@@ -99,3 +99,31 @@ def person_b(district: District) -> Any:
 def resident(person_a: Any) -> User:
     user = User.objects.create_user(username="r13812345678", phone=person_a.phone, person=person_a)
     return user
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django must still allow its ORM in the test thread.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def phone_page(browser: Any) -> Any:
+    """A phone-sized page, in Chinese like a phone in the district."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+    page = context.new_page()
+    yield page
+    context.close()
