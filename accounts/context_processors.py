@@ -17,6 +17,9 @@ NAV: list[tuple[Any, str, Cap | None]] = [
     (_("Import roster"), "people:import", Cap.PEOPLE_IMPORT),
     (_("Territory"), "territory:tree", Cap.TERRITORY_VIEW),
     (_("Audit log"), "audit:list", Cap.AUDIT_VIEW),
+    (_("Status change"), "health:change", Cap.HEALTH_STATUS_CHANGE),
+    (_("Status approvals"), "health:approvals", Cap.HEALTH_STATUS_APPROVE),
+    (_("Status rules"), "health:rules", Cap.HEALTH_RULES),
 ]
 
 

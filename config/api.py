@@ -63,10 +63,12 @@ def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 def register_routers() -> None:
     from accounts.api import router as accounts_router
+    from health.api import router as health_router
     from people.api import router as people_router
     from territory.api import router as territory_router
 
     api.add_router("/me", accounts_router)
+    api.add_router("/health", health_router)
     api.add_router("/people", people_router)
     api.add_router("/territory", territory_router)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("people/", include("people.urls")),
     path("territory/", include("territory.urls")),
     path("audit/", include("audit.urls")),
+    path("health/", include("health.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

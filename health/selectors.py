@@ -75,6 +75,7 @@ _DEFAULTS: dict[str, Any] = {
     "SAMPLING_CODE_TTL_DAYS": 30,
     "STATUS_BULK_APPROVAL_THRESHOLD": 20,
     "STATUS_CACHE_SECONDS": None,
+    "HEALTH_CODE_REFRESH_SECONDS": 20,
 }
 
 
@@ -310,3 +311,9 @@ def person_ids_by_id_numbers(id_numbers: list[str]) -> tuple[dict[str, int], lis
 def person_id_by_id_number(value: str) -> int | None:
     found, _missing = person_ids_by_id_numbers([value])
     return next(iter(found.values()), None)
+
+
+def population_count() -> int:
+    from people.models import Person
+
+    return Person.objects.count()
