@@ -71,6 +71,9 @@ def register_routers() -> None:
     api.add_router("/health", health_router)
     api.add_router("/people", people_router)
     api.add_router("/territory", territory_router)
+    from venues.api import router as venues_router
+
+    api.add_router("/venues", venues_router)
 
 
 register_routers()

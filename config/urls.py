@@ -10,6 +10,8 @@ urlpatterns = [
     path("territory/", include("territory.urls")),
     path("audit/", include("audit.urls")),
     path("health/", include("health.urls")),
+    path("venues/", include("venues.urls")),
+    path("v/", include("venues.scan_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -53,7 +53,9 @@ class AdmissionControlMiddleware:
     def reject(self, request: HttpRequest) -> HttpResponse:
         wants_json = request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
         if wants_json:
-            body = json.dumps({"code": "overloaded", "message": MESSAGE_ZH, "message_en": MESSAGE_EN}, ensure_ascii=False)
+            body = json.dumps(
+                {"code": "overloaded", "message": MESSAGE_ZH, "message_en": MESSAGE_EN}, ensure_ascii=False
+            )
             response = HttpResponse(body, status=503, content_type="application/json; charset=utf-8")
         else:
             html = _HTML.format(zh=MESSAGE_ZH, en=MESSAGE_EN, retry=self.retry_after)

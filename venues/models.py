@@ -1,9 +1,20 @@
-"""Street shops and other places found by the census or the roster. Venue codes (场所码) build on them."""
+"""Street shops found by the census or the roster, venues with codes (场所码), and check-ins.
+
+The check-in table is the one hot, large table of the app: on PostgreSQL it is partitioned by day
+(see migrations/0002 and venues.partitions), so retention drops whole partitions; its model keeps
+``id`` as Django's primary key while the database key is (id, checked_in_at), which a partitioned
+table requires. Nothing points at a check-in with a foreign key for the same reason.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+NAME_MAX = 60
+ADDRESS_MAX = 120
 
 
 class VenueCategory(models.TextChoices):
@@ -35,3 +46,204 @@ class Shop(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class VenueStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Venue(models.Model):
+    name = models.CharField(_("name"), max_length=NAME_MAX)
+    category = models.CharField(_("category"), max_length=16, choices=VenueCategory.choices)
+    address = models.CharField(_("address"), max_length=ADDRESS_MAX)
+    area = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
+    area_path = models.CharField(max_length=80, db_index=True, editable=False)
+    shop = models.OneToOneField(
+        Shop, null=True, blank=True, on_delete=models.SET_NULL, related_name="venue", verbose_name=_("shop")
+    )
+    contact_name = models.CharField(_("contact name"), max_length=30)
+    contact_phone = models.CharField(_("contact phone"), max_length=11)
+    # Optional position, used by the abuse check (two venues too far apart for the elapsed time).
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_venues"
+    )
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=16, choices=VenueStatus.choices, default=VenueStatus.PENDING)
+    committed_at = models.DateTimeField(_("commitment signed at"))
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "rejected"]), name="venue_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90), name="venue_latitude_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["area_path", "status"], name="venue_area_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == VenueStatus.APPROVED
+
+
+class Entrance(models.Model):
+    """One door of a venue; each has its own code, so door staff know where a scan happened."""
+
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="entrances")
+    number = models.PositiveSmallIntegerField()
+    name = models.CharField(_("entrance"), max_length=30)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("entrance")
+        verbose_name_plural = _("entrances")
+        constraints = [models.UniqueConstraint(fields=["venue", "number"], name="entrance_unique_number")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VenueCode(models.Model):
+    """A generation of an entrance's code. Rotating revokes it and makes the next; a revoked code's
+    posters answer "this code is no longer valid"."""
+
+    entrance = models.ForeignKey(Entrance, on_delete=models.CASCADE, related_name="codes")
+    serial = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("venue code")
+        verbose_name_plural = _("venue codes")
+        constraints = [
+            models.UniqueConstraint(fields=["entrance", "serial"], name="venuecode_unique_serial"),
+            models.UniqueConstraint(
+                fields=["entrance"], condition=Q(revoked_at__isnull=True), name="venuecode_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        """The code number printed on the poster (编号): venue, entrance, generation."""
+        return f"{self.entrance.venue_id:06d}-{self.entrance.number:02d}-{self.serial}"
+
+
+class Colour(models.TextChoices):
+    GREEN = "green", _("Green")
+    YELLOW = "yellow", _("Yellow")
+    RED = "red", _("Red")
+
+
+class Verdict(models.TextChoices):
+    ALLOW = "allow", _("Let in")
+    RESTRICT = "restrict", _("Restricted")
+    DENY = "deny", _("Do not let in")
+
+
+class Method(models.TextChoices):
+    SCAN = "scan", _("Own scan")
+    COMPANION = "companion", _("Companion")
+    SENTINEL = "sentinel", _("Sentinel")
+
+
+class CheckIn(models.Model):
+    # Django's key; on PostgreSQL the table key is (id, checked_in_at) because of the partitioning.
+    id = models.BigAutoField(primary_key=True)
+    checked_in_at = models.DateTimeField()
+    venue = models.ForeignKey(Venue, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    entrance = models.ForeignKey(Entrance, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    person = models.ForeignKey("people.Person", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # Who pressed the button: the resident's account (own scan, companions) or the sentinel's staff.
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    method = models.CharField(max_length=10, choices=Method.choices)
+    scan_key = models.CharField(max_length=64)
+    colour = models.CharField(max_length=6, choices=Colour.choices)
+    reason_code = models.CharField(max_length=40, blank=True)
+    badge = models.CharField(max_length=10, blank=True)
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    is_flagged = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        db_table = "venues_checkin"
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        indexes = [
+            models.Index(fields=["venue", "checked_in_at"], name="checkin_venue_at_idx"),
+            models.Index(fields=["person", "checked_in_at"], name="checkin_person_at_idx"),
+            models.Index(fields=["account", "checked_in_at"], name="checkin_account_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.pk}"
+
+
+class CheckinRequest(models.Model):
+    """One submitted check-in request, keyed by the client's idempotency key.
+
+    It lives apart from the partitioned check-in table because a unique key there would have to
+    include the partition column, and a retry comes with a later server time. Purged with the same
+    retention as the check-ins.
+    """
+
+    client_key = models.CharField(max_length=64, unique=True)
+    scan_key = models.CharField(max_length=64)
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.client_key
+
+
+class VenueDailyCount(models.Model):
+    """Per-venue daily figures, kept after the check-in rows are purged."""
+
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="daily_counts")
+    day = models.DateField()
+    checkin_count = models.PositiveIntegerField(default=0)
+    yellow_count = models.PositiveIntegerField(default=0)
+    red_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["venue", "day"], name="venuedailycount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.venue_id} {self.day}"
+
+
+class SavedCompanion(models.Model):
+    """Someone without a phone whom a resident checks in with their own scan (同行人员)."""
+
+    owner = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    companion = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "companion"], name="savedcompanion_unique"),
+            models.CheckConstraint(condition=~Q(owner=models.F("companion")), name="savedcompanion_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} → {self.companion_id}"

@@ -1,0 +1,33 @@
+"""Writes of the venues app: venue applications and codes, check-ins, retention."""
+
+from venues.services.checkin import CheckinOutcome, checkin_record, sentinel_checkin
+from venues.services.retention import PurgeResult, checkins_purge, partitions_maintain
+from venues.services.venue import (
+    VenueData,
+    code_revoke,
+    code_rotate,
+    companion_remove,
+    companion_save,
+    entrance_add,
+    poster_printed,
+    venue_apply,
+    venue_review,
+)
+
+__all__ = [
+    "CheckinOutcome",
+    "PurgeResult",
+    "VenueData",
+    "checkin_record",
+    "checkins_purge",
+    "code_revoke",
+    "code_rotate",
+    "companion_remove",
+    "companion_save",
+    "entrance_add",
+    "partitions_maintain",
+    "poster_printed",
+    "sentinel_checkin",
+    "venue_apply",
+    "venue_review",
+]

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from venues.views import manage, resident
+
+app_name = "venues"
+urlpatterns = [
+    path("", manage.venue_list, name="list"),
+    path("apply/", manage.venue_apply, name="apply"),
+    path("promotion/", manage.promotion, name="promotion"),
+    path("trail/", resident.my_trail, name="my_trail"),
+    path("trail/<int:person_id>/", resident.person_trail, name="person_trail"),
+    path("companions/", resident.companions, name="companions"),
+    path("companions/<int:companion_id>/remove/", resident.companion_remove, name="companion_remove"),
+    path("<int:pk>/", manage.venue_detail, name="detail"),
+    path("<int:pk>/review/", manage.venue_review, name="review"),
+    path("<int:pk>/entrances/", manage.entrance_add, name="entrance_add"),
+    path("<int:pk>/entrances/<int:entrance_id>/rotate/", manage.code_rotate, name="code_rotate"),
+    path("<int:pk>/entrances/<int:entrance_id>/revoke/", manage.code_revoke, name="code_revoke"),
+    path("<int:pk>/entrances/<int:entrance_id>/poster.pdf", manage.poster, name="poster"),
+    path("<int:pk>/sentinel/", manage.sentinel, name="sentinel"),
+]

@@ -1,0 +1,1 @@
+"""Pages of the venues app: staff and managers (manage), the poster scan (scan), residents (resident)."""
