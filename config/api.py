@@ -66,11 +66,13 @@ def register_routers() -> None:
     from health.api import router as health_router
     from people.api import router as people_router
     from territory.api import router as territory_router
+    from testing.api import router as testing_router
 
     api.add_router("/me", accounts_router)
     api.add_router("/health", health_router)
     api.add_router("/people", people_router)
     api.add_router("/territory", territory_router)
+    api.add_router("/testing", testing_router)
     from venues.api import router as venues_router
 
     api.add_router("/venues", venues_router)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("people/", include("people.urls")),
     path("territory/", include("territory.urls")),
     path("audit/", include("audit.urls")),
+    path("testing/", include("testing.urls")),
     path("health/", include("health.urls")),
     path("venues/", include("venues.urls")),
     path("v/", include("venues.scan_urls")),
