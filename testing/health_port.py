@@ -1,0 +1,33 @@
+"""The health-status calls this app makes, in one place.
+
+Imported lazily so the testing app still loads while the health app evolves; every call goes through
+the health app's public selectors and services only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def person_id_from_sampling_token(token: str, *, now: dt.datetime) -> int:
+    from health.selectors import person_id_from_sampling_token as f
+
+    return f(token, now=now)
+
+
+def sample_recorded(*, person_id: int, sample_ref: str, sampled_at: dt.datetime, now: dt.datetime) -> None:
+    from health.services import sample_recorded as f
+
+    f(person_id=person_id, sample_ref=sample_ref, sampled_at=sampled_at, now=now)
+
+
+def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], now: dt.datetime) -> None:
+    if not items:
+        return
+    from health.services import results_recorded as f
+
+    f(items=items, now=now)
+
+
+def sample_ref(barcode: str, person_id: int) -> str:
+    return f"{barcode}:{person_id}"

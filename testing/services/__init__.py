@@ -1,0 +1,59 @@
+"""Writes of the testing app, one module per part of the workflow."""
+
+from testing.services.field import (
+    call_record,
+    exemption_create,
+    home_request_close,
+    home_request_create,
+    home_requests_for_flagged,
+    home_team_create,
+    preregistration_create,
+)
+from testing.services.lab import (
+    correction_approve,
+    correction_reject,
+    correction_request,
+    exception_resolve,
+    parse_result_file,
+    results_ingest,
+)
+from testing.services.rounds import (
+    laboratory_create,
+    laboratory_member_add,
+    round_close,
+    round_create,
+    site_create,
+    site_staff_add,
+)
+from testing.services.station import (
+    idempotent_run,
+    sample_register,
+    tube_open,
+    tube_seal,
+)
+
+__all__ = [
+    "call_record",
+    "correction_approve",
+    "correction_reject",
+    "correction_request",
+    "exception_resolve",
+    "exemption_create",
+    "home_request_close",
+    "home_request_create",
+    "home_requests_for_flagged",
+    "home_team_create",
+    "idempotent_run",
+    "laboratory_create",
+    "laboratory_member_add",
+    "parse_result_file",
+    "preregistration_create",
+    "results_ingest",
+    "round_close",
+    "round_create",
+    "sample_register",
+    "site_create",
+    "site_staff_add",
+    "tube_open",
+    "tube_seal",
+]

@@ -1,0 +1,127 @@
+"""Rounds, sites, laboratories: set up by command HQ and the subdistrict/community admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import Actor, audit_record
+from common.errors import Conflict, DomainError
+from people.models import Category
+from territory.models import Area
+from testing.models import (
+    POOL_SIZES,
+    Laboratory,
+    LaboratoryMember,
+    Round,
+    RoundStatus,
+    Site,
+    SiteStaff,
+)
+
+DEFAULT_ROUND_HOURS = 24
+
+
+def round_create(
+    *,
+    actor: Actor,
+    name: str,
+    area: Area,
+    pool_size: int,
+    starts_at: dt.datetime,
+    deadline_at: dt.datetime | None = None,
+    categories: list[str] | None = None,
+    laboratory: Laboratory | None = None,
+    now: dt.datetime,
+) -> Round:
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("name_required", _("Give the round a name."), field="name")
+    if pool_size not in POOL_SIZES:
+        raise DomainError("pool_size_invalid", _("Pooling must be single, 5, 10 or 20 in 1."), field="pool_size")
+    if timezone.is_naive(starts_at):
+        raise ValueError("aware datetimes only")
+    # A round should finish within 24 h (DESIGN §3.4); the deadline may be set otherwise.
+    deadline_at = deadline_at or starts_at + dt.timedelta(hours=DEFAULT_ROUND_HOURS)
+    if deadline_at <= starts_at:
+        raise DomainError("deadline_invalid", _("The deadline must be after the start."), field="deadline_at")
+    valid = {c.value for c in Category}
+    cats = sorted(set(categories or []))
+    if any(c not in valid for c in cats):
+        raise DomainError("category_invalid", _("Unknown population category."), field="categories")
+    try:
+        with transaction.atomic():
+            rnd = Round.objects.create(
+                name=name, area=area, area_path=area.path, pool_size=pool_size, starts_at=starts_at,
+                deadline_at=deadline_at, categories=cats, laboratory=laboratory,
+                created_by=actor.user, created_at=now,
+            )
+            audit_record(actor=actor, action="testing.round_create", obj=rnd, now=now,
+                         extra={"area": area.pk, "pool_size": pool_size, "categories": cats})
+    except IntegrityError:
+        raise Conflict("round_exists", _("A round with this name exists in this territory."), field="name") from None
+    return rnd
+
+
+def round_close(*, actor: Actor, rnd: Round, now: dt.datetime) -> Round:
+    from testing.selectors import coverage_total
+
+    with transaction.atomic():
+        locked = Round.objects.select_for_update().get(pk=rnd.pk)
+        if locked.status == RoundStatus.CLOSED:
+            raise Conflict("round_closed", _("This round is already closed."))
+        figures = coverage_total(locked)
+        locked.status = RoundStatus.CLOSED
+        locked.closed_at = now
+        locked.final_figures = figures
+        locked.save(update_fields=["status", "closed_at", "final_figures"])
+        audit_record(actor=actor, action="testing.round_close", obj=locked, now=now, extra=figures)
+    return locked
+
+
+def site_create(
+    *, actor: Actor, rnd: Round, name: str, location: str, grid: Area, hours: str = "",
+    laboratory: Laboratory | None = None, now: dt.datetime,
+) -> Site:
+    if not grid.path.startswith(rnd.area_path):
+        raise DomainError("site_outside_round", _("The site must lie in the round's territory."), field="grid")
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("name_required", _("Give the site a name."), field="name")
+    try:
+        with transaction.atomic():
+            site = Site.objects.create(
+                round=rnd, name=name, location=location.strip(), area=grid, area_path=grid.path,
+                hours=hours.strip(), laboratory=laboratory, created_at=now,
+            )
+            audit_record(actor=actor, action="testing.site_create", obj=site, now=now)
+    except IntegrityError:
+        raise Conflict("site_exists", _("This round already has a site with this name."), field="name") from None
+    return site
+
+
+def site_staff_add(*, actor: Actor, site: Site, user: Any, now: dt.datetime) -> SiteStaff:
+    with transaction.atomic():
+        staff, created = SiteStaff.objects.get_or_create(site=site, user=user)
+        if created:
+            audit_record(actor=actor, action="testing.site_staff_add", obj=staff, now=now)
+    return staff
+
+
+def laboratory_create(*, actor: Actor, name: str, now: dt.datetime) -> Laboratory:
+    with transaction.atomic():
+        lab, created = Laboratory.objects.get_or_create(name=name.strip())
+        if created:
+            audit_record(actor=actor, action="testing.laboratory_create", obj=lab, now=now)
+    return lab
+
+
+def laboratory_member_add(*, actor: Actor, laboratory: Laboratory, user: Any, now: dt.datetime) -> LaboratoryMember:
+    with transaction.atomic():
+        link, _created = LaboratoryMember.objects.update_or_create(user=user, defaults={"laboratory": laboratory})
+        audit_record(actor=actor, action="testing.laboratory_member_add", obj=link, now=now)
+    return link

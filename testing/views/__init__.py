@@ -1,0 +1,1 @@
+"""Pages of the testing app, one module per audience."""
