@@ -1,7 +1,7 @@
+import pytest
+
 from common.masking import mask_id_number, mask_name, mask_phone
 from common.phone import InvalidPhone, normalize_phone
-
-import pytest
 
 
 def test_masks_match_the_design():
