@@ -83,7 +83,9 @@ def read_token(purpose: str, token: str, *, now_ts: float) -> int:
         raw = base64.urlsafe_b64decode(token + "==")
     except ValueError as exc:
         raise TokenInvalid from exc
-    if len(raw) != _RAW or raw[0] != _VERSION:
+    # Only the canonical encoding: otherwise the unused low bits of the last character would let
+    # several strings pass for one token.
+    if len(raw) != _RAW or raw[0] != _VERSION or base64.urlsafe_b64encode(raw).rstrip(b"=") != token.encode():
         raise TokenInvalid
     head, tag = raw[:-_TAG], raw[-_TAG:]
     for mac_key, enc_key in _keys(purpose):
