@@ -31,3 +31,17 @@ def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], no
 
 def sample_ref(barcode: str, person_id: int) -> str:
     return f"{barcode}:{person_id}"
+
+
+def sampling_token_for(person_id: int, *, now: dt.datetime) -> str:
+    from health.selectors import sampling_token_for as f
+
+    return f(person_id, now=now)[0]
+
+
+def colour_of(person_id: int, *, now: dt.datetime) -> tuple[str, str]:
+    """(colour, reason code) of a person's current status."""
+    from health.selectors import status_view
+
+    view = status_view(person_id, now=now)
+    return view.colour, view.reason_code

@@ -1,0 +1,177 @@
+"""The sampler station through its API: tube rules, green channel, clock, idempotency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from people.tests.factories import PersonFactory
+from testing.models import IdempotentRequest, Sample, Tube
+from testing.tests.conftest import NOW, token
+
+pytestmark = pytest.mark.usefixtures("clock")
+
+API = "/api/v1/testing/station"
+
+
+def post(client: Any, path: str, body: dict[str, Any]) -> Any:
+    return client.post(f"{API}/{path}", body, content_type="application/json")
+
+
+@pytest.fixture
+def station(client: Any, sampler: Any, site: Any) -> Any:
+    client.force_login(sampler)
+    return client
+
+
+def open_tube(client: Any, site: Any, barcode: str = "T0001", key: str = "k-open-0001") -> Any:
+    return post(client, "tubes", {"key": key, "site_id": site.pk, "barcode": barcode})
+
+
+def test_fill_and_seal_a_tube(station, site, person_a, person_b):
+    assert open_tube(station, site).json()["count"] == 0
+    r = post(station, "samples", {"key": "k-sample-01", "barcode": "T0001", "code": token(person_a)})
+    assert r.status_code == 200
+    assert r.json()["person"] == "张*" and r.json()["count"] == 1 and r.json()["pool_size"] == 10
+    r = post(station, "samples", {"key": "k-sample-02", "barcode": "T0001", "id_number": person_b.id_number.lower()})
+    assert r.json()["count"] == 2
+    r = post(station, "seal", {"key": "k-seal-0001", "barcode": "T0001"})
+    assert r.status_code == 200 and r.json()["status"] == "sealed"
+    tube = Tube.objects.get(barcode="T0001")
+    assert tube.laboratory == site.round.laboratory and tube.sealed_at == NOW
+    sample = Sample.objects.get(tube=tube, person=person_b)
+    assert sample.sampled_at == NOW and sample.by_id_number
+
+
+def test_a_tube_barcode_is_used_once_ever(station, site):
+    open_tube(station, site)
+    r = open_tube(station, site, key="k-open-0002")
+    assert r.status_code == 409 and r.json()["code"] == "tube_used"
+    assert Tube.objects.count() == 1
+
+
+def test_a_pool_never_exceeds_the_round_size(station, site, district):
+    people = PersonFactory.create_batch(11, area=district.household_a)
+    open_tube(station, site)
+    for i, p in enumerate(people[:10]):
+        assert post(station, "samples", {"key": f"k-fill-{i:04d}", "barcode": "T0001", "code": token(p)}).status_code == 200
+    r = post(station, "samples", {"key": "k-fill-0011", "barcode": "T0001", "code": token(people[10])})
+    assert r.status_code == 409 and r.json()["code"] == "tube_full"
+    assert Tube.objects.get().member_count == 10 and Sample.objects.count() == 10
+
+
+def test_the_database_refuses_an_overfull_tube_even_past_the_service(site, sampler):
+    from django.db import IntegrityError, transaction
+
+    tube = Tube.objects.create(barcode="RAW1", round=site.round, site=site, pool_size=5, opened_at=NOW)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Tube.objects.filter(pk=tube.pk).update(member_count=6)
+
+
+def test_the_same_person_twice_in_one_tube_is_refused(station, site, person_a):
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-dup-00001", "barcode": "T0001", "code": token(person_a)})
+    r = post(station, "samples", {"key": "k-dup-00002", "barcode": "T0001", "id_number": person_a.id_number})
+    assert r.status_code == 409 and r.json()["code"] == "person_in_tube"
+    assert Sample.objects.count() == 1
+
+
+def test_a_person_sampled_twice_in_a_round_is_warned(station, site, person_a):
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-twice-001", "barcode": "T0001", "code": token(person_a)})
+    post(station, "seal", {"key": "k-twice-002", "barcode": "T0001"})
+    open_tube(station, site, barcode="T0002", key="k-twice-003")
+    r = post(station, "samples", {"key": "k-twice-004", "barcode": "T0002", "code": token(person_a)})
+    assert r.status_code == 200
+    assert [w["code"] for w in r.json()["warnings"]] == ["sampled_twice"]
+    assert Sample.objects.get(tube__barcode="T0002").is_repeat_in_round
+
+
+def test_green_channel_is_marked(station, site, person_a):
+    open_tube(station, site)
+    r = post(station, "samples", {"key": "k-green-01", "barcode": "T0001", "code": token(person_a), "green_channel": True})
+    assert r.json()["green_channel"] is True
+    assert Sample.objects.get().is_green_channel
+
+
+def test_device_time_far_from_the_server_is_kept_and_flagged(station, site, person_a, person_b):
+    open_tube(station, site)
+    off = (NOW - dt.timedelta(hours=8)).isoformat()
+    r = post(station, "samples", {"key": "k-clock-01", "barcode": "T0001", "code": token(person_a), "device_at": off})
+    assert "clock_skew" in [w["code"] for w in r.json()["warnings"]]
+    s = Sample.objects.get(person=person_a)
+    assert s.sampled_at == NOW and s.device_at == NOW - dt.timedelta(hours=8) and s.is_clock_skewed
+    near = (NOW - dt.timedelta(seconds=20)).isoformat()
+    post(station, "samples", {"key": "k-clock-02", "barcode": "T0001", "code": token(person_b), "device_at": near})
+    assert not Sample.objects.get(person=person_b).is_clock_skewed
+
+
+def test_a_retry_with_the_same_key_returns_the_first_answer_and_records_nothing_twice(station, site, person_a):
+    open_tube(station, site)
+    body = {"key": "k-retry-001", "barcode": "T0001", "code": token(person_a)}
+    first = post(station, "samples", body)
+    again = post(station, "samples", body)
+    assert again.status_code == first.status_code == 200
+    assert again.json()["count"] == first.json()["count"] == 1 and again.json()["replayed"] is True
+    assert Sample.objects.count() == 1 and Tube.objects.get().member_count == 1
+    # A refusal is an answer too: its retry is refused the same way, not recorded.
+    assert open_tube(station, site, key="k-open-0001").json()["count"] == 0
+
+
+def test_the_same_key_with_a_different_body_is_refused(station, site, person_a, person_b):
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-reuse-001", "barcode": "T0001", "code": token(person_a)})
+    r = post(station, "samples", {"key": "k-reuse-001", "barcode": "T0001", "code": token(person_b)})
+    assert r.status_code == 409 and r.json()["code"] == "idempotency_key_reused"
+    assert Sample.objects.count() == 1 and IdempotentRequest.objects.filter(key="k-reuse-001").count() == 1
+
+
+def test_batch_replays_an_offline_queue_in_order(station, site, person_a, person_b):
+    items = [
+        {"kind": "open", "key": "b-open-0001", "site_id": site.pk, "barcode": "T0009"},
+        {"kind": "sample", "key": "b-samp-0001", "barcode": "T0009", "code": token(person_a)},
+        {"kind": "sample", "key": "b-samp-0002", "barcode": "T0009", "code": token(person_b)},
+        {"kind": "seal", "key": "b-seal-0001", "barcode": "T0009"},
+    ]
+    r = post(station, "batch", {"items": items})
+    assert [x["status"] for x in r.json()["results"]] == [200, 200, 200, 200]
+    again = post(station, "batch", {"items": items}).json()["results"]
+    assert all(x["answer"]["replayed"] for x in again)
+    assert Sample.objects.count() == 2
+
+
+def test_a_bad_sampling_code_is_refused(station, site):
+    open_tube(station, site)
+    r = post(station, "samples", {"key": "k-badcode1", "barcode": "T0001", "code": "nonsense"})
+    assert r.status_code == 400 and r.json()["code"] == "token_invalid"
+
+
+def test_an_id_number_outside_the_round_is_not_found(station, site, district):
+    from territory.models import AreaKind
+    from territory.services import area_create
+
+    elsewhere = area_create(parent=None, kind=AreaKind.DISTRICT, name="任城区")
+    stranger = PersonFactory(area=elsewhere)
+    open_tube(station, site)
+    r = post(station, "samples", {"key": "k-strange1", "barcode": "T0001", "id_number": stranger.id_number})
+    assert r.status_code == 404 and r.json()["code"] == "person_not_found"
+
+
+def test_a_sampler_of_another_grid_cannot_use_the_site(client, site, district):
+    from accounts.roles import Role
+    from conftest import make_user
+
+    client.force_login(make_user("sampler2", Role.SAMPLER, district.grid_b))
+    assert open_tube(client, site).status_code == 404
+    assert client.get(f"/testing/station/{site.pk}/").status_code == 404
+
+
+def test_the_station_page_is_phone_sized_and_in_chinese(station, site):
+    body = station.get(f"/testing/station/{site.pk}/").content.decode()
+    assert 'name="viewport"' in body and "封管" in body and "扫描" in body
+
+
+def test_wrong_method_is_405(station, site):
+    assert station.get(f"{API}/tubes").status_code == 405
