@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
@@ -108,8 +108,13 @@ def _station(request: HttpRequest, item: BatchItem, now: dt.datetime) -> tuple[i
         if item.kind == "seal":
             return tube_view(services.tube_seal(actor=actor, tube=tube, now=now))
         return services.sample_register(
-            actor=actor, tube=tube, code=item.code, id_number=item.id_number, green_channel=item.green_channel,
-            device_at=item.device_at, now=now,
+            actor=actor,
+            tube=tube,
+            code=item.code,
+            id_number=item.id_number,
+            green_channel=item.green_channel,
+            device_at=item.device_at,
+            now=now,
         ).as_dict()
 
     try:
@@ -122,15 +127,17 @@ def _respond(request: HttpRequest, status: int, answer: dict[str, Any]) -> Any:
     return status, answer
 
 
-
-
-@router.post("/station/tubes", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Open a new tube at a site")
+@router.post(
+    "/station/tubes", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Open a new tube at a site"
+)
 def station_open(request: HttpRequest, payload: OpenIn) -> Any:
     item = BatchItem(kind="open", key=payload.key, site_id=payload.site_id, barcode=payload.barcode)
     return _respond(request, *_guarded(request, item))
 
 
-@router.post("/station/samples", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Bind a person to an open tube")
+@router.post(
+    "/station/samples", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Bind a person to an open tube"
+)
 def station_sample(request: HttpRequest, payload: SampleIn) -> Any:
     item = BatchItem(kind="sample", **payload.dict())
     return _respond(request, *_guarded(request, item))
@@ -191,9 +198,13 @@ class UploadOut(Schema):
 
 def _upload_out(report: Any) -> UploadOut:
     return UploadOut(
-        upload_id=report.upload.pk, counts=report.counts,
-        rows=[RowFateOut(line=r.line, barcode=r.barcode, fate=r.fate, message=str(m))
-              for r in report.rows for m in [services.lab.fate_message(r.fate)]],
+        upload_id=report.upload.pk,
+        counts=report.counts,
+        rows=[
+            RowFateOut(line=r.line, barcode=r.barcode, fate=r.fate, message=str(m))
+            for r in report.rows
+            for m in [services.lab.fate_message(r.fate)]
+        ],
     )
 
 
@@ -202,7 +213,10 @@ def lab_results(request: HttpRequest, payload: ResultsIn) -> UploadOut:
     lab = selectors.laboratory_of(request.user)
     rows = [(i, r.barcode, r.result) for i, r in enumerate(payload.rows, start=1)]
     report = services.results_ingest(
-        actor=Actor.from_request(request), laboratory=lab, rows=rows, filename=payload.batch_ref or "api",
+        actor=Actor.from_request(request),
+        laboratory=lab,
+        rows=rows,
+        filename=payload.batch_ref or "api",
         now=timezone.now(),
     )
     return _upload_out(report)
@@ -214,8 +228,12 @@ def lab_results_file(request: HttpRequest, file: UploadedFile = File(...)) -> Up
     data = file.read()
     rows = services.parse_result_file(name=file.name or "", data=data)
     report = services.results_ingest(
-        actor=Actor.from_request(request), laboratory=lab, rows=rows, filename=file.name or "upload",
-        sha256=hashlib.sha256(data).hexdigest(), now=timezone.now(),
+        actor=Actor.from_request(request),
+        laboratory=lab,
+        rows=rows,
+        filename=file.name or "upload",
+        sha256=hashlib.sha256(data).hexdigest(),
+        now=timezone.now(),
     )
     return _upload_out(report)
 
@@ -246,5 +264,3 @@ def coverage(request: HttpRequest, round_id: int, area_id: int | None = None) ->
         node = selectors.get_area_in_round_for_user(request.user, rnd, area_id)
     total, children = selectors.coverage_children(rnd, node)
     return CoverageTree(node=CoverageOut(**total.as_dict()), children=[CoverageOut(**c.as_dict()) for c in children])
-
-

@@ -12,15 +12,22 @@ class RoundForm(forms.Form):
     area = forms.IntegerField(label=_("Territory"), widget=forms.Select)
     starts_at = forms.DateTimeField(label=_("Starts at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     deadline_at = forms.DateTimeField(
-        label=_("Deadline"), required=False, help_text=_("Empty: 24 hours after the start."),
+        label=_("Deadline"),
+        required=False,
+        help_text=_("Empty: 24 hours after the start."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     pool_size = forms.TypedChoiceField(
-        label=_("Pooling"), coerce=int, initial=10,
+        label=_("Pooling"),
+        coerce=int,
+        initial=10,
         choices=[(n, _("Single tube") if n == 1 else _("%(n)s in 1") % {"n": n}) for n in POOL_SIZES],
     )
     categories = forms.MultipleChoiceField(
-        label=_("Population"), required=False, choices=Category.choices, widget=forms.CheckboxSelectMultiple,
+        label=_("Population"),
+        required=False,
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: everybody living in the territory."),
     )
     laboratory = forms.IntegerField(label=_("Laboratory"), required=False, widget=forms.Select)

@@ -52,7 +52,11 @@ class Round(models.Model):
     # Person categories the round must cover; empty means everybody living in the territory.
     categories = models.JSONField(default=list, blank=True)
     laboratory = models.ForeignKey(
-        Laboratory, null=True, blank=True, on_delete=models.PROTECT, related_name="rounds",
+        Laboratory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rounds",
         help_text=_("Laboratory receiving the tubes of sites that name none."),
     )
     status = models.CharField(max_length=8, choices=RoundStatus.choices, default=RoundStatus.OPEN)
@@ -280,9 +284,7 @@ class ResultCorrection(models.Model):
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
                 name="correction_second_person",
             ),
-            models.UniqueConstraint(
-                fields=["result"], condition=Q(status="pending"), name="correction_one_pending"
-            ),
+            models.UniqueConstraint(fields=["result"], condition=Q(status="pending"), name="correction_one_pending"),
         ]
 
     def __str__(self) -> str:

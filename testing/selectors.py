@@ -87,8 +87,11 @@ def get_area_in_round_for_user(user: Any, rnd: Round, area_id: int, *, cap: Cap 
 def sites_for_sampler(user: Any) -> QuerySet[Site]:
     scope = scope_for(user, Cap.TESTING_SAMPLE)
     staffed = SiteStaff.objects.filter(user=user).values("site_id")
-    return (Site.objects.filter(scope.q("area_path") | Q(pk__in=staffed), round__status="open")
-            .select_related("round").order_by("name"))
+    return (
+        Site.objects.filter(scope.q("area_path") | Q(pk__in=staffed), round__status="open")
+        .select_related("round")
+        .order_by("name")
+    )
 
 
 def get_site_for_sampler(user: Any, pk: int) -> Site:
@@ -143,8 +146,15 @@ class CoverageRow:
         return math.floor(100 * self.covered / self.total) if self.total else 100
 
     def as_dict(self) -> dict[str, Any]:
-        return {"area_id": self.area_id, "label": self.label, "total": self.total, "covered": self.covered,
-                "exempted": self.exempted, "home_pending": self.home_pending, "left": self.left}
+        return {
+            "area_id": self.area_id,
+            "label": self.label,
+            "total": self.total,
+            "covered": self.covered,
+            "exempted": self.exempted,
+            "home_pending": self.home_pending,
+            "left": self.left,
+        }
 
 
 def _sets(rnd: Round) -> tuple[QuerySet[Any], QuerySet[Any], QuerySet[Any]]:
@@ -173,8 +183,12 @@ def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
         _population(rnd, path)
         .annotate(node=Substr("area_path", 1, prefix_len))
         .values("node")
-        .annotate(total=Count("id"), covered=Count("id", filter=covered), exempted=Count("id", filter=exempted),
-                  home_pending=Count("id", filter=home_pending))
+        .annotate(
+            total=Count("id"),
+            covered=Count("id", filter=covered),
+            exempted=Count("id", filter=exempted),
+            home_pending=Count("id", filter=home_pending),
+        )
         .order_by("node")
     )
 
@@ -186,7 +200,10 @@ def coverage_children(rnd: Round, node: Area) -> tuple[CoverageRow, list[Coverag
     total = CoverageRow(node.path, node.name, node.pk)
     children: dict[str, CoverageRow] = {}
     for r in rows:
-        for target in (total, children.setdefault(r["node"], CoverageRow(r["node"], "", int(r["node"][-SEGMENT_WIDTH:])))):
+        for target in (
+            total,
+            children.setdefault(r["node"], CoverageRow(r["node"], "", int(r["node"][-SEGMENT_WIDTH:]))),
+        ):
             target.total += r["total"]
             target.covered += r["covered"]
             target.exempted += r["exempted"]
@@ -200,7 +217,9 @@ def coverage_children(rnd: Round, node: Area) -> tuple[CoverageRow, list[Coverag
 def coverage_total(rnd: Round) -> dict[str, int]:
     covered, exempted, home_pending, _left = _status_filters(rnd)
     agg = _population(rnd, rnd.area_path).aggregate(
-        total=Count("id"), covered=Count("id", filter=covered), exempted=Count("id", filter=exempted),
+        total=Count("id"),
+        covered=Count("id", filter=covered),
+        exempted=Count("id", filter=exempted),
         home_pending=Count("id", filter=home_pending),
     )
     agg["left"] = agg["total"] - agg["covered"] - agg["exempted"] - agg["home_pending"]
@@ -213,8 +232,15 @@ def coverage_by_grid(rnd: Round) -> list[CoverageRow]:
     out = []
     labels = labels_for_paths({r["node"] for r in rows if len(r["node"]) == 4 * SEGMENT_WIDTH})
     for r in rows:
-        row = CoverageRow(r["node"], labels.get(r["node"], r["node"]), int(r["node"][-SEGMENT_WIDTH:]),
-                          r["total"], r["covered"], r["exempted"], r["home_pending"])
+        row = CoverageRow(
+            r["node"],
+            labels.get(r["node"], r["node"]),
+            int(r["node"][-SEGMENT_WIDTH:]),
+            r["total"],
+            r["covered"],
+            r["exempted"],
+            r["home_pending"],
+        )
         out.append(row)
     return out
 
@@ -231,11 +257,20 @@ def household_members_state(rnd: Round, household: Area) -> list[Member]:
     covered, exempted, home_pending, _left = _status_filters(rnd)
     from django.db.models import Case, CharField, Value, When
 
-    rows = (_population(rnd, household.path)
-            .annotate(state=Case(When(covered, then=Value("covered")), When(exempted, then=Value("exempted")),
-                                 When(home_pending, then=Value("home")), default=Value("left"),
-                                 output_field=CharField()))
-            .values_list("id", "name", "phone", "state").order_by("birth_date"))
+    rows = (
+        _population(rnd, household.path)
+        .annotate(
+            state=Case(
+                When(covered, then=Value("covered")),
+                When(exempted, then=Value("exempted")),
+                When(home_pending, then=Value("home")),
+                default=Value("left"),
+                output_field=CharField(),
+            )
+        )
+        .values_list("id", "name", "phone", "state")
+        .order_by("birth_date")
+    )
     from common.masking import mask_name, mask_phone
 
     return [Member(pid, mask_name(name), mask_phone(phone), state) for pid, name, phone, state in rows]
@@ -254,8 +289,12 @@ def call_list(rnd: Round, area: Area, *, limit: int = 200) -> list[CallHousehold
     """Households of ``area`` with somebody not yet sampled (nor exempted, nor awaiting a home visit),
     with masked phones and the latest call; three queries whatever the size."""
     _c, _e, _h, left = _status_filters(rnd)
-    rows = list(_population(rnd, area.path).filter(left).values_list("id", "name", "phone", "area_id", "area_path")
-                .order_by("area_path", "birth_date")[: limit * 6])
+    rows = list(
+        _population(rnd, area.path)
+        .filter(left)
+        .values_list("id", "name", "phone", "area_id", "area_path")
+        .order_by("area_path", "birth_date")[: limit * 6]
+    )
     from common.masking import mask_name, mask_phone
 
     households: dict[int, CallHousehold] = {}
@@ -294,10 +333,15 @@ def site_queues(sites: list[Site], *, now: dt.datetime) -> list[SiteQueue]:
     hour looks like the last, the queue ahead of a newcomer takes that many swabs of SECONDS_PER_SAMPLE
     shared by the site's samplers."""
     ids = [s.pk for s in sites]
-    recent = dict(Sample.objects.filter(site_id__in=ids, sampled_at__gte=now - QUEUE_WINDOW, sampled_at__lte=now)
-                  .values("site_id").annotate(n=Count("id")).values_list("site_id", "n"))
-    staff = dict(SiteStaff.objects.filter(site_id__in=ids).values("site_id").annotate(n=Count("id"))
-                 .values_list("site_id", "n"))
+    recent = dict(
+        Sample.objects.filter(site_id__in=ids, sampled_at__gte=now - QUEUE_WINDOW, sampled_at__lte=now)
+        .values("site_id")
+        .annotate(n=Count("id"))
+        .values_list("site_id", "n")
+    )
+    staff = dict(
+        SiteStaff.objects.filter(site_id__in=ids).values("site_id").annotate(n=Count("id")).values_list("site_id", "n")
+    )
     out = []
     for s in sites:
         n, k = recent.get(s.pk, 0), max(1, staff.get(s.pk, 0))
@@ -308,8 +352,9 @@ def site_queues(sites: list[Site], *, now: dt.datetime) -> list[SiteQueue]:
 def sites_near(person: Any, *, now: dt.datetime) -> list[SiteQueue]:
     """Open rounds' sites in the resident's community, those of their own grid first."""
     path = person.area_path
-    community = Area.objects.filter(pk__in=[int(path[i : i + SEGMENT_WIDTH]) for i in range(0, len(path), SEGMENT_WIDTH)],
-                                    kind=AreaKind.COMMUNITY).first()
+    community = Area.objects.filter(
+        pk__in=[int(path[i : i + SEGMENT_WIDTH]) for i in range(0, len(path), SEGMENT_WIDTH)], kind=AreaKind.COMMUNITY
+    ).first()
     base = community.path if community else path[: 3 * SEGMENT_WIDTH]
     sites = list(Site.objects.filter(area_path__startswith=base, round__status="open").select_related("round", "area"))
     sites.sort(key=lambda s: (not path.startswith(s.area_path), s.name))
@@ -342,8 +387,11 @@ def result_for_lab(laboratory: Any, barcode: str) -> Result:
 
 
 def corrections_for(laboratory: Any) -> QuerySet[ResultCorrection]:
-    return (ResultCorrection.objects.filter(result__laboratory=laboratory)
-            .select_related("result__tube", "requested_by", "decided_by").order_by("-requested_at"))
+    return (
+        ResultCorrection.objects.filter(result__laboratory=laboratory)
+        .select_related("result__tube", "requested_by", "decided_by")
+        .order_by("-requested_at")
+    )
 
 
 # --- field lists ------------------------------------------------------------------------------
@@ -358,8 +406,15 @@ def recheck_tasks_for_user(user: Any, *, open_only: bool = True) -> list[dict[st
     people = people_selectors.people_by_ids([t.person_id for t in tasks])
     labels = labels_for_paths(t.area_path for t in tasks)
     leaders = grid_leaders_for_paths([t.area_path for t in tasks])
-    return [{"task": t, "person": people.get(t.person_id), "address": labels.get(t.area_path, ""),
-             "leader": leaders.get(t.area_path, "")} for t in tasks]
+    return [
+        {
+            "task": t,
+            "person": people.get(t.person_id),
+            "address": labels.get(t.area_path, ""),
+            "leader": leaders.get(t.area_path, ""),
+        }
+        for t in tasks
+    ]
 
 
 def grid_leaders_for_paths(paths: list[str]) -> dict[str, str]:
@@ -415,15 +470,37 @@ def prereg_ids(rnd: Round, person_ids: list[int]) -> set[int]:
 
 
 def site_ledger_rows(site: Site) -> Any:
-    return (Sample.objects.filter(tube__site=site)
-            .order_by("tube__opened_at", "tube_id", "sampled_at")
-            .values_list("tube__barcode", "tube__status", "tube__sealed_at", "person__name", "person__id_number",
-                         "sampled_at", "is_green_channel", "is_repeat_in_round", "is_clock_skewed", "device_at")
-            .iterator(chunk_size=2000))
+    return (
+        Sample.objects.filter(tube__site=site)
+        .order_by("tube__opened_at", "tube_id", "sampled_at")
+        .values_list(
+            "tube__barcode",
+            "tube__status",
+            "tube__sealed_at",
+            "person__name",
+            "person__id_number",
+            "sampled_at",
+            "is_green_channel",
+            "is_repeat_in_round",
+            "is_clock_skewed",
+            "device_at",
+        )
+        .iterator(chunk_size=2000)
+    )
 
 
 def lab_ledger_rows(laboratory: Any) -> Any:
-    return (Result.objects.filter(laboratory=laboratory).order_by("received_at", "id")
-            .values_list("tube__barcode", "tube__pool_size", "tube__member_count", "value", "received_at",
-                         "corrected_at", "tube__round__name")
-            .iterator(chunk_size=2000))
+    return (
+        Result.objects.filter(laboratory=laboratory)
+        .order_by("received_at", "id")
+        .values_list(
+            "tube__barcode",
+            "tube__pool_size",
+            "tube__member_count",
+            "value",
+            "received_at",
+            "corrected_at",
+            "tube__round__name",
+        )
+        .iterator(chunk_size=2000)
+    )

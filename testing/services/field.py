@@ -41,8 +41,13 @@ def preregistration_create(
     try:
         with transaction.atomic():
             reg = PreRegistration.objects.create(
-                round=rnd, person=person, area_path=person.area_path, needs_green_channel=green_channel,
-                note=note.strip()[:200], registered_by=actor.user, created_at=now,
+                round=rnd,
+                person=person,
+                area_path=person.area_path,
+                needs_green_channel=green_channel,
+                note=note.strip()[:200],
+                registered_by=actor.user,
+                created_at=now,
             )
             audit_record(actor=actor, action="testing.preregister", obj=reg, now=now)
     except IntegrityError:
@@ -56,29 +61,45 @@ def _team_for(rnd: Round, area_path: str) -> HomeTeam | None:
     return max(teams, key=lambda t: len(t.area_path), default=None)
 
 
-def home_team_create(*, actor: Actor, rnd: Round, name: str, area: Area, members: list[Any], now: dt.datetime) -> HomeTeam:
+def home_team_create(
+    *, actor: Actor, rnd: Round, name: str, area: Area, members: list[Any], now: dt.datetime
+) -> HomeTeam:
     with transaction.atomic():
-        team, _created = HomeTeam.objects.get_or_create(round=rnd, name=name.strip(),
-                                                        defaults={"area": area, "area_path": area.path})
+        team, _created = HomeTeam.objects.get_or_create(
+            round=rnd, name=name.strip(), defaults={"area": area, "area_path": area.path}
+        )
         for user in members:
             HomeTeamMember.objects.get_or_create(team=team, user=user)
-        HomeSamplingRequest.objects.filter(round=rnd, team__isnull=True, area_path__startswith=area.path).update(team=team)
+        HomeSamplingRequest.objects.filter(round=rnd, team__isnull=True, area_path__startswith=area.path).update(
+            team=team
+        )
         audit_record(actor=actor, action="testing.home_team_create", obj=team, now=now)
     return team
 
 
-def home_request_create(*, actor: Actor, rnd: Round, person: Any, reason: str, note: str = "", now: dt.datetime) -> HomeSamplingRequest:
+def home_request_create(
+    *, actor: Actor, rnd: Round, person: Any, reason: str, note: str = "", now: dt.datetime
+) -> HomeSamplingRequest:
     _require_open(rnd)
     if reason not in HomeReason.values:
         raise DomainError("reason_invalid", _("Choose why the person is sampled at home."), field="reason")
     if reason == HomeReason.MOBILITY and not person.is_mobility_impaired:
-        raise DomainError("not_flagged", _("This person is not flagged as having limited mobility; "
-                                           "record a resident's request instead."), field="reason")
+        raise DomainError(
+            "not_flagged",
+            _("This person is not flagged as having limited mobility; record a resident's request instead."),
+            field="reason",
+        )
     try:
         with transaction.atomic():
             req = HomeSamplingRequest.objects.create(
-                round=rnd, person=person, area_path=person.area_path, reason=reason, team=_team_for(rnd, person.area_path),
-                requested_by=actor.user, created_at=now, note=note.strip()[:200],
+                round=rnd,
+                person=person,
+                area_path=person.area_path,
+                reason=reason,
+                team=_team_for(rnd, person.area_path),
+                requested_by=actor.user,
+                created_at=now,
+                note=note.strip()[:200],
             )
             audit_record(actor=actor, action="testing.home_request", obj=req, now=now)
     except IntegrityError:
@@ -90,21 +111,39 @@ def home_requests_for_flagged(*, actor: Actor, rnd: Round, area: Area, now: dt.d
     """Raise a request for every person flagged 行动不便 in ``area`` who has none yet."""
     _require_open(rnd)
     people = people_selectors.population_within(area.path).filter(is_mobility_impaired=True)
-    have = set(HomeSamplingRequest.objects.filter(round=rnd, area_path__startswith=area.path)
-               .values_list("person_id", flat=True))
+    have = set(
+        HomeSamplingRequest.objects.filter(round=rnd, area_path__startswith=area.path).values_list(
+            "person_id", flat=True
+        )
+    )
     teams = list(HomeTeam.objects.filter(round=rnd))
     new = []
     for p in people.only("id", "area_path"):
         if p.pk in have:
             continue
         fit = [t for t in teams if p.area_path.startswith(t.area_path)]
-        new.append(HomeSamplingRequest(round=rnd, person_id=p.pk, area_path=p.area_path, reason=HomeReason.MOBILITY,
-                                       team=max(fit, key=lambda t: len(t.area_path), default=None),
-                                       requested_by=actor.user, created_at=now))
+        new.append(
+            HomeSamplingRequest(
+                round=rnd,
+                person_id=p.pk,
+                area_path=p.area_path,
+                reason=HomeReason.MOBILITY,
+                team=max(fit, key=lambda t: len(t.area_path), default=None),
+                requested_by=actor.user,
+                created_at=now,
+            )
+        )
     with transaction.atomic():
         HomeSamplingRequest.objects.bulk_create(new, ignore_conflicts=True)
-        audit_record(actor=actor, action="testing.home_request_flagged", object_type="testing.round",
-                     object_id=rnd.pk, row_count=len(new), now=now, extra={"area": area.pk})
+        audit_record(
+            actor=actor,
+            action="testing.home_request_flagged",
+            object_type="testing.round",
+            object_id=rnd.pk,
+            row_count=len(new),
+            now=now,
+            extra={"area": area.pk},
+        )
     return len(new)
 
 
@@ -127,8 +166,9 @@ def home_request_close(
             if tube is None:
                 tube = tube_open_home(actor=actor, rnd=locked.round, barcode=barcode, now=now)
             elif not (tube.is_home_sampling and tube.round_id == locked.round_id and tube.status == TubeStatus.OPEN):
-                raise Conflict("tube_used", _("This tube barcode has been used already. Take a new tube."),
-                               field="barcode")
+                raise Conflict(
+                    "tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode"
+                )
             sample_register(actor=actor, tube=tube, person=locked.person, now=now)
             locked.tube = tube
         locked.status = outcome
@@ -148,13 +188,20 @@ def exemption_create(
     if reason not in ExemptionReason.values:
         raise DomainError("reason_invalid", _("Choose a reason for the exemption."), field="reason")
     if reason == ExemptionReason.ELSEWHERE and not proof:
-        raise DomainError("proof_required", _("Testing elsewhere needs proof (report number or place and time)."),
-                          field="proof")
+        raise DomainError(
+            "proof_required", _("Testing elsewhere needs proof (report number or place and time)."), field="proof"
+        )
     with transaction.atomic():
         ex, _created = Exemption.objects.update_or_create(
-            round=rnd, person=person,
-            defaults={"area_path": person.area_path, "reason": reason, "proof": proof[:200],
-                      "created_by": actor.user, "created_at": now},
+            round=rnd,
+            person=person,
+            defaults={
+                "area_path": person.area_path,
+                "reason": reason,
+                "proof": proof[:200],
+                "created_by": actor.user,
+                "created_at": now,
+            },
         )
         audit_record(actor=actor, action="testing.exempt", obj=ex, now=now, extra={"reason": reason})
     return ex
@@ -167,8 +214,13 @@ def call_record(
         raise DomainError("outcome_invalid", _("Choose the outcome of the call."), field="outcome")
     with transaction.atomic():
         call = CallLog.objects.create(
-            round=rnd, household=household, area_path=household.path, outcome=outcome, note=note.strip()[:300],
-            called_by=actor.user, called_at=now,
+            round=rnd,
+            household=household,
+            area_path=household.path,
+            outcome=outcome,
+            note=note.strip()[:300],
+            called_by=actor.user,
+            called_at=now,
         )
         audit_record(actor=actor, action="testing.call", obj=call, now=now, extra={"outcome": outcome})
     return call

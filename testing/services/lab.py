@@ -46,10 +46,17 @@ from testing.models import (
 CHUNK = 5000
 MAX_ROWS = 200_000
 
-_VALUES = {
-    "negative": ResultValue.NEGATIVE, "neg": ResultValue.NEGATIVE, "阴性": ResultValue.NEGATIVE, "-": ResultValue.NEGATIVE,
-    "positive": ResultValue.POSITIVE, "pos": ResultValue.POSITIVE, "阳性": ResultValue.POSITIVE, "+": ResultValue.POSITIVE,
-    "invalid": ResultValue.INVALID, "无效": ResultValue.INVALID,
+_VALUES: dict[str, str] = {
+    "negative": ResultValue.NEGATIVE,
+    "neg": ResultValue.NEGATIVE,
+    "阴性": ResultValue.NEGATIVE,
+    "-": ResultValue.NEGATIVE,
+    "positive": ResultValue.POSITIVE,
+    "pos": ResultValue.POSITIVE,
+    "阳性": ResultValue.POSITIVE,
+    "+": ResultValue.POSITIVE,
+    "invalid": ResultValue.INVALID,
+    "无效": ResultValue.INVALID,
 }
 _BARCODE_HEADERS = {"barcode", "tube", "tube_barcode", "试管条码", "管码", "条码", "采样管编码"}
 _RESULT_HEADERS = {"result", "结果", "检测结果"}
@@ -113,8 +120,9 @@ def parse_result_file(*, name: str, data: bytes) -> list[tuple[int, str, str]]:
         b_col = next(i for i, h in enumerate(names) if h in _BARCODE_HEADERS)
         r_col = next(i for i, h in enumerate(names) if h in _RESULT_HEADERS)
     except StopIteration:
-        raise DomainError("file_header", _("The first row must name a barcode column and a result column."),
-                          field="file") from None
+        raise DomainError(
+            "file_header", _("The first row must name a barcode column and a result column."), field="file"
+        ) from None
     out = []
     for line, row in enumerate(rows, start=2):
         if not any(c not in (None, "") for c in row):
@@ -156,8 +164,13 @@ def _chunks(seq: list[Any], n: int = CHUNK) -> Iterator[list[Any]]:
 
 
 def results_ingest(
-    *, actor: Actor, laboratory: Laboratory, rows: Iterable[tuple[int, str, str]], filename: str,
-    sha256: str = "", now: dt.datetime,
+    *,
+    actor: Actor,
+    laboratory: Laboratory,
+    rows: Iterable[tuple[int, str, str]],
+    filename: str,
+    sha256: str = "",
+    now: dt.datetime,
 ) -> IngestReport:
     rows = list(rows)
     if not sha256:
@@ -178,7 +191,11 @@ def results_ingest(
 
     with transaction.atomic():
         upload = LabUpload.objects.create(
-            laboratory=laboratory, uploaded_by=actor.user, filename=filename[:200], sha256=sha256, created_at=now,
+            laboratory=laboratory,
+            uploaded_by=actor.user,
+            filename=filename[:200],
+            sha256=sha256,
+            created_at=now,
             row_count=len(rows),
         )
         tubes: dict[str, tuple[int, int, int]] = {}  # barcode -> (tube id, pool size, round id)
@@ -194,20 +211,29 @@ def results_ingest(
         new_results: list[Result] = []
         exceptions: list[ResultException] = []
         loaded: dict[int, tuple[str, str, int, int]] = {}  # tube id -> (barcode, value, pool, round)
-        for barcode, (idx, value) in wanted.items():
+        for barcode, (idx, val) in wanted.items():
             fate = fates[idx]
             tube = tubes.get(barcode)
             if tube is None:
                 fate.fate = Fate.UNKNOWN_TUBE
-                exceptions.append(ResultException(laboratory=laboratory, upload=upload, line=fate.line,
-                                                  barcode=barcode, value=value, created_at=now))
+                exceptions.append(
+                    ResultException(
+                        laboratory=laboratory,
+                        upload=upload,
+                        line=fate.line,
+                        barcode=barcode,
+                        value=val,
+                        created_at=now,
+                    )
+                )
             elif tube[0] in existing:
-                fate.fate = Fate.UNCHANGED if existing[tube[0]] == value else Fate.CONFLICT
+                fate.fate = Fate.UNCHANGED if existing[tube[0]] == val else Fate.CONFLICT
             else:
                 fate.fate = Fate.LOADED
-                new_results.append(Result(tube_id=tube[0], laboratory=laboratory, value=value, upload=upload,
-                                          received_at=now))
-                loaded[tube[0]] = (barcode, value, tube[1], tube[2])
+                new_results.append(
+                    Result(tube_id=tube[0], laboratory=laboratory, value=val, upload=upload, received_at=now)
+                )
+                loaded[tube[0]] = (barcode, val, tube[1], tube[2])
         Result.objects.bulk_create(new_results, batch_size=CHUNK)
         ResultException.objects.bulk_create(exceptions, batch_size=CHUNK, ignore_conflicts=True)
         _consequences(loaded, now=now)
@@ -215,8 +241,14 @@ def results_ingest(
         upload.counts = dict(counts)
         upload.problems = [f.as_list() for f in fates if f.fate not in (Fate.LOADED, Fate.UNCHANGED)]
         upload.save(update_fields=["counts", "problems"])
-        audit_record(actor=actor, action="testing.results_upload", obj=upload, row_count=len(rows), now=now,
-                     extra={"counts": dict(counts)})
+        audit_record(
+            actor=actor,
+            action="testing.results_upload",
+            obj=upload,
+            row_count=len(rows),
+            now=now,
+            extra={"counts": dict(counts)},
+        )
     return IngestReport(upload=upload, rows=fates)
 
 
@@ -230,15 +262,20 @@ def _consequences(loaded: dict[int, tuple[str, str, int, int]], *, now: dt.datet
     cases: list[Case] = []
     single_results: dict[int, tuple[int, str]] = {}  # person -> (tube, value)
     for chunk in _chunks(list(loaded)):
-        for tube_id, person_id, sampled_at, area_path in Sample.objects.filter(tube_id__in=chunk).values_list(
-            "tube_id", "person_id", "sampled_at", "area_path"
-        ).iterator(chunk_size=CHUNK):
+        for tube_id, person_id, sampled_at, area_path in (
+            Sample.objects.filter(tube_id__in=chunk)
+            .values_list("tube_id", "person_id", "sampled_at", "area_path")
+            .iterator(chunk_size=CHUNK)
+        ):
             barcode, value, pool, round_id = loaded[tube_id]
             pooled = pool > 1
             items.append((person_id, health_port.sample_ref(barcode, person_id), value, pooled, sampled_at))
             if value == ResultValue.POSITIVE and pooled:
-                tasks.append(RecheckTask(round_id=round_id, tube_id=tube_id, person_id=person_id,
-                                         area_path=area_path, created_at=now))
+                tasks.append(
+                    RecheckTask(
+                        round_id=round_id, tube_id=tube_id, person_id=person_id, area_path=area_path, created_at=now
+                    )
+                )
             elif value == ResultValue.POSITIVE:
                 cases.append(Case(person_id=person_id, tube_id=tube_id, area_path=area_path, created_at=now))
             if not pooled and value != ResultValue.INVALID:
@@ -252,8 +289,9 @@ def _consequences(loaded: dict[int, tuple[str, str, int, int]], *, now: dt.datet
 
 def _close_rechecks(single_results: dict[int, tuple[int, str]], *, now: dt.datetime) -> None:
     for chunk in _chunks(list(single_results)):
-        open_tasks = list(RecheckTask.objects.filter(person_id__in=chunk, status=RecheckStatus.OPEN)
-                          .values_list("id", "person_id"))
+        open_tasks = list(
+            RecheckTask.objects.filter(person_id__in=chunk, status=RecheckStatus.OPEN).values_list("id", "person_id")
+        )
         by_result: dict[tuple[int, str], list[int]] = {}
         for task_id, person_id in open_tasks:
             by_result.setdefault(single_results[person_id], []).append(task_id)
@@ -276,9 +314,13 @@ def exception_resolve(
     report = None
     with transaction.atomic():
         if barcode:
-            report = results_ingest(actor=actor, laboratory=exception.laboratory,
-                                    rows=[(exception.line, barcode, exception.value)],
-                                    filename=f"exception {exception.pk}", now=now)
+            report = results_ingest(
+                actor=actor,
+                laboratory=exception.laboratory,
+                rows=[(exception.line, barcode, exception.value)],
+                filename=f"exception {exception.pk}",
+                now=now,
+            )
             if report.rows[0].fate != Fate.LOADED:
                 raise DomainError("exception_not_applied", fate_message(report.rows[0].fate), field="barcode")
             exception.status = ExceptionStatus.APPLIED
@@ -290,8 +332,13 @@ def exception_resolve(
         exception.resolved_by = actor.user
         exception.resolved_at = now
         exception.save(update_fields=["status", "note", "resolved_by", "resolved_at"])
-        audit_record(actor=actor, action="testing.exception_resolve", obj=exception, now=now,
-                     extra={"barcode": barcode, "status": exception.status})
+        audit_record(
+            actor=actor,
+            action="testing.exception_resolve",
+            obj=exception,
+            now=now,
+            extra={"barcode": barcode, "status": exception.status},
+        )
     return report
 
 
@@ -312,8 +359,12 @@ def correction_request(
         if ResultCorrection.objects.filter(result=result, status=CorrectionStatus.PENDING).exists():
             raise Conflict("correction_pending", _("A correction of this tube is already awaiting review."))
         corr = ResultCorrection.objects.create(
-            result=result, old_value=result.value, new_value=new_value, reason=reason[:500],
-            requested_by=actor.user, requested_at=now,
+            result=result,
+            old_value=result.value,
+            new_value=new_value,
+            reason=reason[:500],
+            requested_by=actor.user,
+            requested_at=now,
         )
         audit_record(actor=actor, action="testing.correction_request", obj=corr, reason=reason[:500], now=now)
     return corr
@@ -357,13 +408,20 @@ def correction_approve(*, actor: Actor, correction: ResultCorrection, now: dt.da
         _consequences({tube.pk: (tube.barcode, correction.new_value, tube.pool_size, tube.round_id)}, now=now)
         member_ids = list(Sample.objects.filter(tube=tube).values_list("person_id", flat=True))
         people = people_selectors.people_by_ids(member_ids)
-        body = _("Fangyi: the result of your nucleic-acid sample %(barcode)s was corrected to %(value)s. "
-                 "Open Fangyi for your current status.") % {
-            "barcode": tube.barcode, "value": ResultValue(correction.new_value).label}
+        body = _(
+            "Fangyi: the result of your nucleic-acid sample %(barcode)s was corrected to %(value)s. "
+            "Open Fangyi for your current status."
+        ) % {"barcode": tube.barcode, "value": ResultValue(correction.new_value).label}
         for person in people.values():
             if person.phone:
                 sms_send(phone=person.phone, body=str(body), now=now)
-        audit_record(actor=actor, action="testing.correction_approve", obj=correction, now=now,
-                     row_count=len(member_ids), reason=correction.reason,
-                     extra={"tube": tube.barcode, "old": correction.old_value, "new": correction.new_value})
+        audit_record(
+            actor=actor,
+            action="testing.correction_approve",
+            obj=correction,
+            now=now,
+            row_count=len(member_ids),
+            reason=correction.reason,
+            extra={"tube": tube.barcode, "old": correction.old_value, "new": correction.new_value},
+        )
     return correction

@@ -56,12 +56,24 @@ def round_create(
     try:
         with transaction.atomic():
             rnd = Round.objects.create(
-                name=name, area=area, area_path=area.path, pool_size=pool_size, starts_at=starts_at,
-                deadline_at=deadline_at, categories=cats, laboratory=laboratory,
-                created_by=actor.user, created_at=now,
+                name=name,
+                area=area,
+                area_path=area.path,
+                pool_size=pool_size,
+                starts_at=starts_at,
+                deadline_at=deadline_at,
+                categories=cats,
+                laboratory=laboratory,
+                created_by=actor.user,
+                created_at=now,
             )
-            audit_record(actor=actor, action="testing.round_create", obj=rnd, now=now,
-                         extra={"area": area.pk, "pool_size": pool_size, "categories": cats})
+            audit_record(
+                actor=actor,
+                action="testing.round_create",
+                obj=rnd,
+                now=now,
+                extra={"area": area.pk, "pool_size": pool_size, "categories": cats},
+            )
     except IntegrityError:
         raise Conflict("round_exists", _("A round with this name exists in this territory."), field="name") from None
     return rnd
@@ -84,8 +96,15 @@ def round_close(*, actor: Actor, rnd: Round, now: dt.datetime) -> Round:
 
 
 def site_create(
-    *, actor: Actor, rnd: Round, name: str, location: str, grid: Area, hours: str = "",
-    laboratory: Laboratory | None = None, now: dt.datetime,
+    *,
+    actor: Actor,
+    rnd: Round,
+    name: str,
+    location: str,
+    grid: Area,
+    hours: str = "",
+    laboratory: Laboratory | None = None,
+    now: dt.datetime,
 ) -> Site:
     if not grid.path.startswith(rnd.area_path):
         raise DomainError("site_outside_round", _("The site must lie in the round's territory."), field="grid")
@@ -95,8 +114,14 @@ def site_create(
     try:
         with transaction.atomic():
             site = Site.objects.create(
-                round=rnd, name=name, location=location.strip(), area=grid, area_path=grid.path,
-                hours=hours.strip(), laboratory=laboratory, created_at=now,
+                round=rnd,
+                name=name,
+                location=location.strip(),
+                area=grid,
+                area_path=grid.path,
+                hours=hours.strip(),
+                laboratory=laboratory,
+                created_at=now,
             )
             audit_record(actor=actor, action="testing.site_create", obj=site, now=now)
     except IntegrityError:

@@ -69,9 +69,7 @@ def idempotent_run(
 
 def _replay(stored: IdempotentRequest, fp: str) -> tuple[int, dict[str, Any]]:
     if stored.fingerprint != fp:
-        raise Conflict(
-            "idempotency_key_reused", _("This submission key was already used for a different submission.")
-        )
+        raise Conflict("idempotency_key_reused", _("This submission key was already used for a different submission."))
     return stored.status_code, dict(stored.response, replayed=True)
 
 
@@ -94,8 +92,9 @@ def tube_open(*, actor: Actor, site: Site, barcode: str, now: dt.datetime) -> Tu
             )
             audit_record(actor=actor, action="testing.tube_open", obj=tube, now=now)
     except IntegrityError:
-        raise Conflict("tube_used", _("This tube barcode has been used already. Take a new tube."),
-                       field="barcode") from None
+        raise Conflict(
+            "tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode"
+        ) from None
     return tube
 
 
@@ -105,13 +104,19 @@ def tube_open_home(*, actor: Actor, rnd: Round, barcode: str, now: dt.datetime) 
     try:
         with transaction.atomic():
             tube = Tube.objects.create(
-                barcode=barcode, round=rnd, site=None, pool_size=rnd.pool_size, opened_by=actor.user,
-                opened_at=now, is_home_sampling=True,
+                barcode=barcode,
+                round=rnd,
+                site=None,
+                pool_size=rnd.pool_size,
+                opened_by=actor.user,
+                opened_at=now,
+                is_home_sampling=True,
             )
             audit_record(actor=actor, action="testing.tube_open", obj=tube, now=now, extra={"home": True})
     except IntegrityError:
-        raise Conflict("tube_used", _("This tube barcode has been used already. Take a new tube."),
-                       field="barcode") from None
+        raise Conflict(
+            "tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode"
+        ) from None
     return tube
 
 
@@ -127,9 +132,13 @@ class SampleOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "barcode": self.barcode, "count": self.count, "pool_size": self.pool_size,
-            "person": self.person_name, "sampled_at": self.sampled_at.isoformat(),
-            "green_channel": self.green_channel, "warnings": self.warnings,
+            "barcode": self.barcode,
+            "count": self.count,
+            "pool_size": self.pool_size,
+            "person": self.person_name,
+            "sampled_at": self.sampled_at.isoformat(),
+            "green_channel": self.green_channel,
+            "warnings": self.warnings,
         }
 
 
@@ -147,8 +156,9 @@ def _resolve_person(rnd: Round, *, code: str, id_number: str, now: dt.datetime) 
         # Typed numbers resolve only inside the round's territory, so the field cannot probe others.
         person = people_selectors.person_by_id_number_in_scope(id_number, path=rnd.area_path)
         if person is None:
-            raise NotFound("person_not_found", _("No resident of this round's territory has this ID number."),
-                           field="id_number")
+            raise NotFound(
+                "person_not_found", _("No resident of this round's territory has this ID number."), field="id_number"
+            )
         return person, True
     raise DomainError("person_required", _("Scan a sampling code or type an ID number."))
 
@@ -171,8 +181,9 @@ def sample_register(
         if locked.status != TubeStatus.OPEN:
             raise Conflict("tube_sealed", _("This tube is sealed. Scan a new tube."))
         if locked.member_count >= locked.pool_size:
-            raise Conflict("tube_full", _("This tube is full (%(n)s in 1). Seal it and scan a new tube.")
-                           % {"n": locked.pool_size})
+            raise Conflict(
+                "tube_full", _("This tube is full (%(n)s in 1). Seal it and scan a new tube.") % {"n": locked.pool_size}
+            )
         by_id = False
         if person is None:
             person, by_id = _resolve_person(rnd, code=code, id_number=id_number, now=now)
@@ -181,27 +192,49 @@ def sample_register(
             raise Conflict("person_in_tube", _("%(name)s is already in this tube.") % {"name": person.masked_name})
         warnings = []
         if earlier:
-            warnings.append({"code": "sampled_twice",
-                             "message": _("%(name)s was already sampled in this round.") % {"name": person.masked_name}})
+            warnings.append(
+                {
+                    "code": "sampled_twice",
+                    "message": _("%(name)s was already sampled in this round.") % {"name": person.masked_name},
+                }
+            )
         skewed = device_at is not None and abs(device_at - now) > CLOCK_SKEW_LIMIT
         if skewed:
-            warnings.append({"code": "clock_skew", "message": _("This device's clock is wrong; the server time is used.")})
+            warnings.append(
+                {"code": "clock_skew", "message": _("This device's clock is wrong; the server time is used.")}
+            )
         try:
             with transaction.atomic():
                 Sample.objects.create(
-                    tube=locked, person_id=person.pk, round=rnd, site_id=locked.site_id, area_path=person.area_path,
-                    sampled_at=now, device_at=device_at, is_clock_skewed=skewed, is_green_channel=green_channel,
-                    is_repeat_in_round=bool(earlier), by_id_number=by_id, sampler=actor.user,
+                    tube=locked,
+                    person_id=person.pk,
+                    round=rnd,
+                    site_id=locked.site_id,
+                    area_path=person.area_path,
+                    sampled_at=now,
+                    device_at=device_at,
+                    is_clock_skewed=skewed,
+                    is_green_channel=green_channel,
+                    is_repeat_in_round=bool(earlier),
+                    by_id_number=by_id,
+                    sampler=actor.user,
                 )
         except IntegrityError:
-            raise Conflict("person_in_tube", _("%(name)s is already in this tube.") % {"name": person.masked_name}) from None
+            raise Conflict(
+                "person_in_tube", _("%(name)s is already in this tube.") % {"name": person.masked_name}
+            ) from None
         Tube.objects.filter(pk=locked.pk).update(member_count=F("member_count") + 1)
         health_port.sample_recorded(
             person_id=person.pk, sample_ref=health_port.sample_ref(locked.barcode, person.pk), sampled_at=now, now=now
         )
     return SampleOutcome(
-        barcode=locked.barcode, count=locked.member_count + 1, pool_size=locked.pool_size,
-        person_name=person.masked_name, sampled_at=now, green_channel=green_channel, warnings=warnings,
+        barcode=locked.barcode,
+        count=locked.member_count + 1,
+        pool_size=locked.pool_size,
+        person_name=person.masked_name,
+        sampled_at=now,
+        green_channel=green_channel,
+        warnings=warnings,
     )
 
 
@@ -218,6 +251,11 @@ def tube_seal(*, actor: Actor, tube: Tube, now: dt.datetime) -> Tube:
         locked.sealed_at = now
         locked.laboratory_id = lab_id
         locked.save(update_fields=["status", "sealed_at", "laboratory"])
-        audit_record(actor=actor, action="testing.tube_seal", obj=locked, now=now,
-                     extra={"members": locked.member_count, "laboratory": lab_id})
+        audit_record(
+            actor=actor,
+            action="testing.tube_seal",
+            obj=locked,
+            now=now,
+            extra={"members": locked.member_count, "laboratory": lab_id},
+        )
     return locked

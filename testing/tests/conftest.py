@@ -36,14 +36,22 @@ def other_lab(db: Any) -> Any:
 
 @pytest.fixture
 def rnd(district: Any, hq: Any, lab: Any) -> Any:
-    return services.round_create(actor=Actor(hq), name="第四轮", area=district.district, pool_size=10,
-                                 starts_at=NOW, laboratory=lab, now=NOW)
+    return services.round_create(
+        actor=Actor(hq), name="第四轮", area=district.district, pool_size=10, starts_at=NOW, laboratory=lab, now=NOW
+    )
 
 
 @pytest.fixture
 def site(rnd: Any, district: Any) -> Any:
-    return services.site_create(actor=Actor.system(), rnd=rnd, name="15网格检测点", location="接庄社区广场",
-                                grid=district.grid_a, hours="07:00-19:00", now=NOW)
+    return services.site_create(
+        actor=Actor.system(),
+        rnd=rnd,
+        name="15网格检测点",
+        location="接庄社区广场",
+        grid=district.grid_a,
+        hours="07:00-19:00",
+        now=NOW,
+    )
 
 
 @pytest.fixture

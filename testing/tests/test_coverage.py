@@ -43,7 +43,7 @@ def row(rows: list[Any], area_id: int) -> tuple[int, int, int, int, int]:
 def test_coverage_counted_by_hand(town, district, rnd):
     rnd.categories = ["resident"]
     rnd.save(update_fields=["categories"])
-    total, subdistricts = selectors.coverage_children(rnd, district.district)
+    total, _subdistricts = selectors.coverage_children(rnd, district.district)
     assert (total.total, total.covered, total.exempted, total.home_pending, total.left) == (8, 3, 1, 1, 3)
     _t, grids = selectors.coverage_children(rnd, district.community)
     assert row(grids, district.grid_a.pk) == (6, 2, 1, 1, 2)
@@ -98,15 +98,21 @@ def test_call_list_shows_households_left_with_masked_phones(client, alice, town,
 
 def test_a_call_outcome_is_recorded_and_shown(client, alice, town, district, rnd):
     client.force_login(alice)
-    r = client.post(f"/testing/rounds/{rnd.pk}/households/{district.household_a.pk}/call/",
-                    {"outcome": "away", "note": "在外地出差, 周五回"})
+    r = client.post(
+        f"/testing/rounds/{rnd.pk}/households/{district.household_a.pk}/call/",
+        {"outcome": "away", "note": "在外地出差, 周五回"},
+    )
     assert r.status_code == 302
     call = CallLog.objects.get()
     assert call.outcome == "away" and call.called_by == alice and call.note.startswith("在外地")
     body = client.get(f"/testing/rounds/{rnd.pk}/calls/").content.decode()
     assert "外出" in body
-    assert client.post(f"/testing/rounds/{rnd.pk}/households/{district.household_b.pk}/call/",
-                       {"outcome": "away"}).status_code == 404
+    assert (
+        client.post(
+            f"/testing/rounds/{rnd.pk}/households/{district.household_b.pk}/call/", {"outcome": "away"}
+        ).status_code
+        == 404
+    )
 
 
 def test_revealing_a_phone_is_audited(client, alice, town, rnd):

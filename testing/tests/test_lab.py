@@ -50,7 +50,9 @@ def fates(response: Any) -> list[str]:
 
 
 def test_every_rows_fate_is_reported(lab_client, tubes):
-    r = upload(lab_client, [("P0001", "阴性"), ("P0002", "negative"), ("NOPE99", "阴性"), ("", "阴性"), ("P0003", "maybe")])
+    r = upload(
+        lab_client, [("P0001", "阴性"), ("P0002", "negative"), ("NOPE99", "阴性"), ("", "阴性"), ("P0003", "maybe")]
+    )
     assert r.status_code == 200
     assert fates(r) == ["loaded", "loaded", "unknown_tube", "invalid_row", "invalid_row"]
     assert r.json()["counts"] == {"loaded": 2, "unknown_tube": 1, "invalid_row": 2}
@@ -63,7 +65,10 @@ def test_uploading_the_same_file_again_changes_nothing(lab_client, tubes):
     before = (list(Result.objects.values_list("tube_id", "value", "received_at")), ResultException.objects.count())
     r = upload(lab_client, rows)
     assert fates(r) == ["unchanged", "unknown_tube"]
-    assert (list(Result.objects.values_list("tube_id", "value", "received_at")), ResultException.objects.count()) == before
+    assert (
+        list(Result.objects.values_list("tube_id", "value", "received_at")),
+        ResultException.objects.count(),
+    ) == before
 
 
 def test_an_unknown_tube_goes_to_the_exceptions_list_and_the_rest_loads(lab_client, tubes, lab):
@@ -113,8 +118,15 @@ def test_positive_pool_makes_members_await_recheck_not_positive(lab_client, tube
 
 def test_the_single_tube_recheck_closes_the_task(lab_client, tubes, ten, site, sampler, rnd):
     upload(lab_client, [("P0001", "阳性")])
-    single = services.round_create(actor=Actor.system(), name="单采复核", area=rnd.area, pool_size=1,
-                                   starts_at=NOW, laboratory=rnd.laboratory, now=NOW)
+    single = services.round_create(
+        actor=Actor.system(),
+        name="单采复核",
+        area=rnd.area,
+        pool_size=1,
+        starts_at=NOW,
+        laboratory=rnd.laboratory,
+        now=NOW,
+    )
     s2 = services.site_create(actor=Actor.system(), rnd=single, name="复核点", location="-", grid=site.area, now=NOW)
     fill_tube(s2, sampler, "S0001", [ten[0]])
     fill_tube(s2, sampler, "S0002", [ten[1]])
@@ -126,12 +138,16 @@ def test_the_single_tube_recheck_closes_the_task(lab_client, tubes, ten, site, s
     assert Case.objects.get().person == ten[1]  # a positive single tube opens a case for tracing
 
 
-def test_correction_needs_a_reason_and_a_second_person_and_tells_the_people(lab_client, lab_user, lab_reviewer, tubes, ten):
+def test_correction_needs_a_reason_and_a_second_person_and_tells_the_people(
+    lab_client, lab_user, lab_reviewer, tubes, ten
+):
     upload(lab_client, [("P0001", "阴性")])
     result = Result.objects.get(tube__barcode="P0001")
     with pytest.raises(services.lab.DomainError):
         services.correction_request(actor=Actor(lab_user), result=result, new_value="positive", reason="", now=NOW)
-    lab_client.post("/testing/lab/corrections/", {"barcode": "P0001", "new_value": "positive", "reason": "复核发现录入错误"})
+    lab_client.post(
+        "/testing/lab/corrections/", {"barcode": "P0001", "new_value": "positive", "reason": "复核发现录入错误"}
+    )
     corr = ResultCorrection.objects.get()
     # The requester cannot approve their own correction.
     lab_client.post(f"/testing/lab/corrections/{corr.pk}/approve/")
@@ -150,8 +166,12 @@ def test_json_api_with_a_bearer_token(client, lab_user, tubes):
     from accounts.services import api_token_create
 
     _token, raw = api_token_create(actor=Actor.system(), user=lab_user, name="LIS")
-    r = client.post("/api/v1/testing/lab/results", {"rows": [{"barcode": "P0002", "result": "negative"}]},
-                    content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    r = client.post(
+        "/api/v1/testing/lab/results",
+        {"rows": [{"barcode": "P0002", "result": "negative"}]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert r.status_code == 200 and fates(r) == ["loaded"]
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 
 from audit.models import AuditEntry
 from people.tests.factories import PersonFactory
 from testing.models import Round, Site
-from testing.tests.conftest import NOW, fill_tube
+from testing.tests.conftest import fill_tube
 
 pytestmark = pytest.mark.usefixtures("clock")
 
@@ -18,8 +17,16 @@ pytestmark = pytest.mark.usefixtures("clock")
 def test_hq_opens_a_round_with_a_default_24h_deadline(client, hq, district, lab):
     client.force_login(hq)
     assert "开启" in client.get("/testing/rounds/new/").content.decode()
-    r = client.post("/testing/rounds/new/", {"name": "第四轮", "area": district.district.pk, "pool_size": 10,
-                                             "starts_at": "2022-04-20T07:00", "laboratory": lab.pk})
+    r = client.post(
+        "/testing/rounds/new/",
+        {
+            "name": "第四轮",
+            "area": district.district.pk,
+            "pool_size": 10,
+            "starts_at": "2022-04-20T07:00",
+            "laboratory": lab.pk,
+        },
+    )
     rnd = Round.objects.get()
     assert r.status_code == 302 and rnd.deadline_at - rnd.starts_at == dt.timedelta(hours=24)
     assert rnd.pool_size == 10 and rnd.categories == []
@@ -27,8 +34,10 @@ def test_hq_opens_a_round_with_a_default_24h_deadline(client, hq, district, lab)
 
 def test_a_bad_pool_size_is_refused(client, hq, district):
     client.force_login(hq)
-    r = client.post("/testing/rounds/new/", {"name": "第五轮", "area": district.district.pk, "pool_size": 7,
-                                             "starts_at": "2022-04-20T07:00"})
+    r = client.post(
+        "/testing/rounds/new/",
+        {"name": "第五轮", "area": district.district.pk, "pool_size": 7, "starts_at": "2022-04-20T07:00"},
+    )
     assert r.status_code == 200 and not Round.objects.exists()
 
 
@@ -39,8 +48,10 @@ def test_only_hq_opens_rounds(client, alice):
 
 def test_community_admin_adds_a_site(client, bob, rnd, district):
     client.force_login(bob)
-    r = client.post(f"/testing/rounds/{rnd.pk}/sites/new/", {"name": "15网格检测点", "location": "社区广场",
-                                                             "grid": district.grid_a.pk, "hours": "7-19"})
+    r = client.post(
+        f"/testing/rounds/{rnd.pk}/sites/new/",
+        {"name": "15网格检测点", "location": "社区广场", "grid": district.grid_a.pk, "hours": "7-19"},
+    )
     assert r.status_code == 302 and Site.objects.get().area == district.grid_a
 
 
@@ -89,7 +100,10 @@ def test_round_and_lab_ledgers(client, hq, lab_user, rnd, site, sampler, person_
     text = b"".join(client.get(f"/testing/rounds/{rnd.pk}/ledger.csv").streaming_content).decode("utf-8-sig")
     assert "1网格" in text
     client.force_login(lab_user)
-    client.post("/api/v1/testing/lab/results", {"rows": [{"barcode": "L0002", "result": "negative"}]},
-                content_type="application/json")
+    client.post(
+        "/api/v1/testing/lab/results",
+        {"rows": [{"barcode": "L0002", "result": "negative"}]},
+        content_type="application/json",
+    )
     text = b"".join(client.get("/testing/lab/ledger.csv").streaming_content).decode("utf-8-sig")
     assert "L0002" in text and "negative" in text

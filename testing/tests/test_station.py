@@ -56,7 +56,10 @@ def test_a_pool_never_exceeds_the_round_size(station, site, district):
     people = PersonFactory.create_batch(11, area=district.household_a)
     open_tube(station, site)
     for i, p in enumerate(people[:10]):
-        assert post(station, "samples", {"key": f"k-fill-{i:04d}", "barcode": "T0001", "code": token(p)}).status_code == 200
+        assert (
+            post(station, "samples", {"key": f"k-fill-{i:04d}", "barcode": "T0001", "code": token(p)}).status_code
+            == 200
+        )
     r = post(station, "samples", {"key": "k-fill-0011", "barcode": "T0001", "code": token(people[10])})
     assert r.status_code == 409 and r.json()["code"] == "tube_full"
     assert Tube.objects.get().member_count == 10 and Sample.objects.count() == 10
@@ -91,7 +94,9 @@ def test_a_person_sampled_twice_in_a_round_is_warned(station, site, person_a):
 
 def test_green_channel_is_marked(station, site, person_a):
     open_tube(station, site)
-    r = post(station, "samples", {"key": "k-green-01", "barcode": "T0001", "code": token(person_a), "green_channel": True})
+    r = post(
+        station, "samples", {"key": "k-green-01", "barcode": "T0001", "code": token(person_a), "green_channel": True}
+    )
     assert r.json()["green_channel"] is True
     assert Sample.objects.get().is_green_channel
 

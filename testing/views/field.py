@@ -15,12 +15,11 @@ from accounts.selectors import scope_for
 from audit.services import Actor
 from common.errors import DomainError
 from people import selectors as people_selectors
-from territory.models import AreaKind
+from people.models import Person
+from territory.models import Area, AreaKind
 from territory.selectors import area_get, labels_for_paths
 from testing import selectors, services
 from testing.forms import CallForm, ExemptForm, HomeCloseForm, HomeRequestForm
-from people.models import Person
-from territory.models import Area
 from testing.models import HomeSamplingRequest, Round
 from testing.views._common import int_param, require_cap
 
@@ -35,10 +34,17 @@ def call_list(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         area = selectors.get_area_in_round_for_user(request.user, rnd, area_id, cap=Cap.TESTING_FIELD)
     households = selectors.call_list(rnd, area)
-    return render(request, "testing/call_list.html", {
-        "round": rnd, "area": area, "households": households, "form": CallForm(),
-        "can_reveal": scope_for(request.user, Cap.REVEAL_PHONE).contains(area.path),
-    })
+    return render(
+        request,
+        "testing/call_list.html",
+        {
+            "round": rnd,
+            "area": area,
+            "households": households,
+            "form": CallForm(),
+            "can_reveal": scope_for(request.user, Cap.REVEAL_PHONE).contains(area.path),
+        },
+    )
 
 
 def _household(request: HttpRequest, rnd_pk: int, household_pk: int) -> tuple[Round, Area]:
@@ -58,9 +64,14 @@ def call_record(request: HttpRequest, pk: int, household_pk: int) -> HttpRespons
         messages.error(request, _("Choose the outcome of the call."))
     else:
         try:
-            services.call_record(actor=Actor.from_request(request), rnd=rnd, household=household,
-                                 outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"],
-                                 now=timezone.now())
+            services.call_record(
+                actor=Actor.from_request(request),
+                rnd=rnd,
+                household=household,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+                now=timezone.now(),
+            )
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
@@ -71,8 +82,9 @@ def call_record(request: HttpRequest, pk: int, household_pk: int) -> HttpRespons
 def _person_in_round(request: HttpRequest, pk: int, person_pk: int) -> tuple[Round, Person]:
     rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD)
     person = people_selectors.get_person_for_user(request.user, person_pk)
-    if not scope_for(request.user, Cap.TESTING_FIELD).contains(person.area_path) or \
-            not person.area_path.startswith(rnd.area_path):
+    if not scope_for(request.user, Cap.TESTING_FIELD).contains(person.area_path) or not person.area_path.startswith(
+        rnd.area_path
+    ):
         raise Http404
     return rnd, person
 
@@ -85,8 +97,9 @@ def person_action(request: HttpRequest, pk: int, person_pk: int, action: str) ->
     actor, now = Actor.from_request(request), timezone.now()
     try:
         if action == "prereg":
-            services.preregistration_create(actor=actor, rnd=rnd, person=person, now=now,
-                                            green_channel=True, note=request.POST.get("note", ""))
+            services.preregistration_create(
+                actor=actor, rnd=rnd, person=person, now=now, green_channel=True, note=request.POST.get("note", "")
+            )
             messages.success(request, _("Pre-registered, with the green channel."))
         elif action == "home":
             form = HomeRequestForm(request.POST)
@@ -96,8 +109,9 @@ def person_action(request: HttpRequest, pk: int, person_pk: int, action: str) ->
         elif action == "exempt":
             ef = ExemptForm(request.POST)
             reason = ef.cleaned_data["reason"] if ef.is_valid() else ""
-            services.exemption_create(actor=actor, rnd=rnd, person=person, reason=reason,
-                                      proof=request.POST.get("proof", ""), now=now)
+            services.exemption_create(
+                actor=actor, rnd=rnd, person=person, reason=reason, proof=request.POST.get("proof", ""), now=now
+            )
             messages.success(request, _("Exemption recorded."))
         else:
             raise Http404
@@ -112,7 +126,9 @@ def home_flagged(request: HttpRequest, pk: int) -> HttpResponse:
     rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD)
     area = area_get(int(selectors.view_root(request.user, rnd, cap=Cap.TESTING_FIELD)[-8:]))
     try:
-        n = services.home_requests_for_flagged(actor=Actor.from_request(request), rnd=rnd, area=area, now=timezone.now())
+        n = services.home_requests_for_flagged(
+            actor=Actor.from_request(request), rnd=rnd, area=area, now=timezone.now()
+        )
     except DomainError as exc:
         messages.error(request, str(exc.message))
     else:
@@ -123,8 +139,11 @@ def home_flagged(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def home_list(request: HttpRequest, pk: int) -> HttpResponse:
-    rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD) \
-        if not scope_for(request.user, Cap.TESTING_FIELD).is_empty else _round_for_team(request, pk)
+    rnd = (
+        selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD)
+        if not scope_for(request.user, Cap.TESTING_FIELD).is_empty
+        else _round_for_team(request, pk)
+    )
     groups = selectors.home_list_for_user(request.user, rnd)
     return render(request, "testing/home_list.html", {"round": rnd, "groups": groups, "form": HomeCloseForm()})
 
@@ -132,7 +151,8 @@ def home_list(request: HttpRequest, pk: int) -> HttpResponse:
 def _round_for_team(request: HttpRequest, pk: int) -> Round:
     from testing.models import HomeTeamMember
 
-    link = HomeTeamMember.objects.select_related("team__round").filter(user=request.user, team__round_id=pk).first()
+    user_id = int(request.user.pk or 0)
+    link = HomeTeamMember.objects.select_related("team__round").filter(user_id=user_id, team__round_id=pk).first()
     if link is None:
         raise Http404
     return link.team.round
@@ -141,10 +161,17 @@ def _round_for_team(request: HttpRequest, pk: int) -> Round:
 @require_POST
 @login_required
 def home_close(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
-    rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD) \
-        if not scope_for(request.user, Cap.TESTING_FIELD).is_empty else _round_for_team(request, pk)
-    allowed = {g["request"].pk for _b, floors in selectors.home_list_for_user(request.user, rnd)
-               for _f, items in floors for g in items}
+    rnd = (
+        selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_FIELD)
+        if not scope_for(request.user, Cap.TESTING_FIELD).is_empty
+        else _round_for_team(request, pk)
+    )
+    allowed = {
+        g["request"].pk
+        for _b, floors in selectors.home_list_for_user(request.user, rnd)
+        for _f, items in floors
+        for g in items
+    }
     if request_pk not in allowed:
         raise Http404
     req = HomeSamplingRequest.objects.get(pk=request_pk)
@@ -153,9 +180,14 @@ def home_close(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
         messages.error(request, _("Choose sampled, refused or absent."))
     else:
         try:
-            services.home_request_close(actor=Actor.from_request(request), request=req, now=timezone.now(),
-                                        outcome=form.cleaned_data["outcome"], barcode=form.cleaned_data["barcode"],
-                                        note=form.cleaned_data["note"])
+            services.home_request_close(
+                actor=Actor.from_request(request),
+                request=req,
+                now=timezone.now(),
+                outcome=form.cleaned_data["outcome"],
+                barcode=form.cleaned_data["barcode"],
+                note=form.cleaned_data["note"],
+            )
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
@@ -176,11 +208,19 @@ def rechecks(request: HttpRequest) -> HttpResponse:
 def household(request: HttpRequest, pk: int, household_pk: int) -> HttpResponse:
     rnd, hh = _household(request, pk, household_pk)
     members = selectors.household_members_state(rnd, hh)
-    return render(request, "testing/household.html", {
-        "round": rnd, "household": hh, "members": members,
-        "address": labels_for_paths([hh.path])[hh.path],
-        "calls": list(selectors.calls_of(rnd, hh)[:20]),
-        "prereg": selectors.prereg_ids(rnd, [m.person_id for m in members]),
-        "call_form": CallForm(), "exempt_form": ExemptForm(), "home_form": HomeRequestForm(),
-        "can_reveal": scope_for(request.user, Cap.REVEAL_PHONE).contains(hh.path),
-    })
+    return render(
+        request,
+        "testing/household.html",
+        {
+            "round": rnd,
+            "household": hh,
+            "members": members,
+            "address": labels_for_paths([hh.path])[hh.path],
+            "calls": list(selectors.calls_of(rnd, hh)[:20]),
+            "prereg": selectors.prereg_ids(rnd, [m.person_id for m in members]),
+            "call_form": CallForm(),
+            "exempt_form": ExemptForm(),
+            "home_form": HomeRequestForm(),
+            "can_reveal": scope_for(request.user, Cap.REVEAL_PHONE).contains(hh.path),
+        },
+    )

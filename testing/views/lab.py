@@ -31,19 +31,32 @@ def lab_home(request: HttpRequest) -> HttpResponse:
         data = f.read()
         try:
             rows = services.parse_result_file(name=f.name, data=data)
-            report = services.results_ingest(actor=Actor.from_request(request), laboratory=lab, rows=rows,
-                                             filename=f.name, sha256=hashlib.sha256(data).hexdigest(),
-                                             now=timezone.now())
+            report = services.results_ingest(
+                actor=Actor.from_request(request),
+                laboratory=lab,
+                rows=rows,
+                filename=f.name,
+                sha256=hashlib.sha256(data).hexdigest(),
+                now=timezone.now(),
+            )
         except DomainError as exc:
             form.add_error("file", str(exc.message))
-    return render(request, "testing/lab.html", {
-        "lab": lab, "form": form, "report": report,
-        "report_rows": [(r, fate_message(r.fate)) for r in report.rows[:2000]] if report else [],
-        "exceptions": list(selectors.exceptions_for(lab)[:100]),
-        "corrections": list(selectors.corrections_for(lab)[:50]),
-        "correction_form": CorrectionForm(), "resolve_form": ExceptionResolveForm(),
-        "status": 400 if form.errors else 200,
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "testing/lab.html",
+        {
+            "lab": lab,
+            "form": form,
+            "report": report,
+            "report_rows": [(r, fate_message(r.fate)) for r in report.rows[:2000]] if report else [],
+            "exceptions": list(selectors.exceptions_for(lab)[:100]),
+            "corrections": list(selectors.corrections_for(lab)[:50]),
+            "correction_form": CorrectionForm(),
+            "resolve_form": ExceptionResolveForm(),
+            "status": 400 if form.errors else 200,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -54,9 +67,13 @@ def correction_request(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         result = selectors.result_for_lab(lab, form.cleaned_data["barcode"])
         try:
-            services.correction_request(actor=Actor.from_request(request), result=result,
-                                        new_value=form.cleaned_data["new_value"], reason=form.cleaned_data["reason"],
-                                        now=timezone.now())
+            services.correction_request(
+                actor=Actor.from_request(request),
+                result=result,
+                new_value=form.cleaned_data["new_value"],
+                reason=form.cleaned_data["reason"],
+                now=timezone.now(),
+            )
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
@@ -95,9 +112,13 @@ def exception_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     form = ExceptionResolveForm(request.POST)
     form.is_valid()
     try:
-        services.exception_resolve(actor=Actor.from_request(request), exception=exc_row,
-                                   barcode=form.cleaned_data.get("barcode", ""), note=form.cleaned_data.get("note", ""),
-                                   now=timezone.now())
+        services.exception_resolve(
+            actor=Actor.from_request(request),
+            exception=exc_row,
+            barcode=form.cleaned_data.get("barcode", ""),
+            note=form.cleaned_data.get("note", ""),
+            now=timezone.now(),
+        )
     except DomainError as exc:
         messages.error(request, str(exc.message))
     else:

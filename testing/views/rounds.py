@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -31,13 +29,17 @@ def index(request: HttpRequest) -> HttpResponse:
     if people_selectors.person_for_account(request.user) is not None:
         return redirect("testing:sites_near")
     rounds = list(selectors.rounds_for_user(request.user)[:50])
-    return render(request, "testing/index.html", {
-        "rounds": rounds,
-        "can_manage": has_cap(request.user, Cap.TESTING_MANAGE),
-        "is_sampler": has_cap(request.user, Cap.TESTING_SAMPLE),
-        "is_lab": has_cap(request.user, Cap.TESTING_LAB),
-        "can_field": has_cap(request.user, Cap.TESTING_FIELD),
-    })
+    return render(
+        request,
+        "testing/index.html",
+        {
+            "rounds": rounds,
+            "can_manage": has_cap(request.user, Cap.TESTING_MANAGE),
+            "is_sampler": has_cap(request.user, Cap.TESTING_SAMPLE),
+            "is_lab": has_cap(request.user, Cap.TESTING_LAB),
+            "can_field": has_cap(request.user, Cap.TESTING_FIELD),
+        },
+    )
 
 
 def _areas_for(request: HttpRequest, cap: Cap, kinds: list[str]) -> list[Area]:
@@ -49,8 +51,9 @@ def _areas_for(request: HttpRequest, cap: Cap, kinds: list[str]) -> list[Area]:
 @login_required
 def round_create(request: HttpRequest) -> HttpResponse:
     require_cap(request, Cap.TESTING_MANAGE)
-    areas = _areas_for(request, Cap.TESTING_MANAGE,
-                       [AreaKind.DISTRICT, AreaKind.SUBDISTRICT, AreaKind.COMMUNITY, AreaKind.GRID1])
+    areas = _areas_for(
+        request, Cap.TESTING_MANAGE, [AreaKind.DISTRICT, AreaKind.SUBDISTRICT, AreaKind.COMMUNITY, AreaKind.GRID1]
+    )
     labs = list(Laboratory.objects.order_by("name"))
     now = timezone.now()
     form = RoundForm(request.POST or None, initial={"starts_at": timezone.localtime(now).strftime("%Y-%m-%dT%H:%M")})
@@ -65,9 +68,15 @@ def round_create(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 rnd = services.round_create(
-                    actor=Actor.from_request(request), name=d["name"], area=area, pool_size=d["pool_size"],
-                    starts_at=d["starts_at"], deadline_at=d.get("deadline_at"), categories=d["categories"],
-                    laboratory=lab, now=now,
+                    actor=Actor.from_request(request),
+                    name=d["name"],
+                    area=area,
+                    pool_size=d["pool_size"],
+                    starts_at=d["starts_at"],
+                    deadline_at=d.get("deadline_at"),
+                    categories=d["categories"],
+                    laboratory=lab,
+                    now=now,
                 )
             except DomainError as exc:
                 form.add_error(exc.details.get("field"), str(exc.message))
@@ -85,12 +94,20 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     total, children = selectors.coverage_children(rnd, root)
     sites = list(rnd.sites.select_related("area").order_by("name"))
     queues = selectors.site_queues(sites, now=timezone.now())
-    return render(request, "testing/round_detail.html", {
-        "round": rnd, "root": root, "total": total, "children": children, "queues": queues,
-        "can_manage": scope_for(request.user, Cap.TESTING_MANAGE).contains(rnd.area_path),
-        "can_sites": not scope_for(request.user, Cap.TESTING_SITES).is_empty,
-        "can_field": has_cap(request.user, Cap.TESTING_FIELD),
-    })
+    return render(
+        request,
+        "testing/round_detail.html",
+        {
+            "round": rnd,
+            "root": root,
+            "total": total,
+            "children": children,
+            "queues": queues,
+            "can_manage": scope_for(request.user, Cap.TESTING_MANAGE).contains(rnd.area_path),
+            "can_sites": not scope_for(request.user, Cap.TESTING_SITES).is_empty,
+            "can_field": has_cap(request.user, Cap.TESTING_FIELD),
+        },
+    )
 
 
 @require_POST
@@ -128,8 +145,13 @@ def site_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             try:
                 services.site_create(
-                    actor=Actor.from_request(request), rnd=rnd, name=d["name"], location=d["location"], grid=grid,
-                    hours=d.get("hours") or "", laboratory=next((x for x in labs if x.pk == d.get("laboratory")), None),
+                    actor=Actor.from_request(request),
+                    rnd=rnd,
+                    name=d["name"],
+                    location=d["location"],
+                    grid=grid,
+                    hours=d.get("hours") or "",
+                    laboratory=next((x for x in labs if x.pk == d.get("laboratory")), None),
                     now=timezone.now(),
                 )
             except DomainError as exc:
@@ -149,8 +171,12 @@ def coverage(request: HttpRequest, pk: int) -> HttpResponse:
         node = area_get(int(selectors.view_root(request.user, rnd)[-8:]))
     else:
         node = selectors.get_area_in_round_for_user(request.user, rnd, area_id)
-    ctx = {"round": rnd, "node": node, "trail": [a for a in ancestors_of(node) if a.path.startswith(rnd.area_path)],
-           "now": timezone.now()}
+    ctx = {
+        "round": rnd,
+        "node": node,
+        "trail": [a for a in ancestors_of(node) if a.path.startswith(rnd.area_path)],
+        "now": timezone.now(),
+    }
     if node.kind == AreaKind.HOUSEHOLD:
         ctx["members"] = selectors.household_members_state(rnd, node)
     else:

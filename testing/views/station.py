@@ -29,9 +29,16 @@ def station_index(request: HttpRequest) -> HttpResponse:
 def station(request: HttpRequest, site_pk: int) -> HttpResponse:
     site = selectors.get_site_for_sampler(request.user, site_pk)
     tubes = selectors.open_tubes_at(site, request.user)
-    return render(request, "testing/station.html", {
-        "site": site, "round": site.round, "open_tube": tubes[0] if tubes else None, "station_text": _texts(),
-    })
+    return render(
+        request,
+        "testing/station.html",
+        {
+            "site": site,
+            "round": site.round,
+            "open_tube": tubes[0] if tubes else None,
+            "station_text": _texts(),
+        },
+    )
 
 
 def _texts() -> dict[str, str]:
