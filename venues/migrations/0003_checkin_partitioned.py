@@ -69,8 +69,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[CHECKIN],
-            database_operations=[migrations.RunPython(create_table, drop_table)],
-        ),
+        # State first (RunPython then sees the model), then the table, made by hand.
+        migrations.SeparateDatabaseAndState(state_operations=[CHECKIN]),
+        migrations.RunPython(create_table, drop_table),
     ]
