@@ -136,7 +136,13 @@ def _recompute(
                     )
                 )
         if create:
-            HealthStatus.objects.bulk_create(create, batch_size=2000)
+            _insert(
+                HealthStatus._meta.db_table,
+                ["person_id", *_UPDATE_FIELDS],
+                ["bigint", *_UPDATE_TYPES],
+                [[r.person_id, *(getattr(r, f) for f in _UPDATE_FIELDS)] for r in create],
+                "",
+            )
         if update:
             _bulk_update(update)
         if touch:
@@ -167,6 +173,30 @@ _UPDATE_FIELDS = [
 ]
 
 
+_UPDATE_TYPES = ["text", "text", "text", "integer", "timestamptz", "timestamptz", "timestamptz", "text", "timestamptz"]
+
+
+def _insert(table: str, cols: list[str], types: list[str], rows: list[list[Any]], conflict: str) -> None:
+    """A set-based INSERT: one unnest() statement on PostgreSQL, executemany on SQLite. Django's
+    bulk_create compiles every value through the field machinery, which dominated lab batches."""
+    if not rows:
+        return
+    names = ", ".join(cols)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            cur.execute(
+                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",  # noqa: S608
+                [list(col) for col in zip(*rows, strict=True)],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(cols))
+            cur.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}",  # noqa: S608
+                [[_db(v) for v in row] for row in rows],
+            )
+
+
 def _bulk_update(rows: list[HealthStatus]) -> None:
     """One statement per chunk. Django's bulk_update builds CASE expressions that grow with the chunk;
     a VALUES join is linear, which matters for lab batches of a million people."""
@@ -174,7 +204,7 @@ def _bulk_update(rows: list[HealthStatus]) -> None:
     if connection.vendor == "postgresql":
         cols = ", ".join(_UPDATE_FIELDS)
         sets = ", ".join(f"{f} = v.{f}" for f in _UPDATE_FIELDS)
-        casts = ["text", "text", "text", "integer", "timestamptz", "timestamptz", "timestamptz", "text", "timestamptz"]
+        casts = _UPDATE_TYPES
         unnest = ", ".join(f"%s::{c}[]" for c in ["bigint", *casts])
         sql = (
             f"UPDATE {table} AS h SET {sets} FROM unnest({unnest}) AS v(person_id, {cols}) "  # noqa: S608
@@ -245,12 +275,16 @@ def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], no
             for (pid, ref, result, pooled, sampled_at) in by_person[p]
         ]
         with transaction.atomic():
-            Sample.objects.bulk_create(
-                rows,
-                batch_size=2000,
-                update_conflicts=True,
-                unique_fields=["person", "sample_ref"],
-                update_fields=["result", "is_pooled", "result_at", "recorded_at"],
+            _insert(
+                Sample._meta.db_table,
+                ["person_id", "sample_ref", "sampled_at", "result", "is_pooled", "result_at", "recorded_at"],
+                ["bigint", "text", "timestamptz", "text", "boolean", "timestamptz", "timestamptz"],
+                [
+                    [r.person_id, r.sample_ref, r.sampled_at, r.result, r.is_pooled, r.result_at, r.recorded_at]
+                    for r in rows
+                ],
+                "ON CONFLICT (person_id, sample_ref) DO UPDATE SET result = excluded.result, "
+                "is_pooled = excluded.is_pooled, result_at = excluded.result_at, recorded_at = excluded.recorded_at",
             )
             _recompute(chunk, now=now, rules=rules)
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("approvals/<int:pk>/<str:action>/", views.approval_action, name="approval_action"),
     path("rules/", views.rules, name="rules"),
     path("rules/job/", views.rules_job, name="rules_job"),
+    path("ping/", views.ping, name="ping"),
 ]

@@ -271,3 +271,10 @@ def rules_job(request: HttpRequest) -> HttpResponse:
     if not has_cap(request.user, Cap.HEALTH_RULES):
         raise Http404
     return render(request, "health/_job.html", {"job": selectors.latest_recompute_job()})
+
+
+@require_GET
+def ping(request: HttpRequest) -> JsonResponse:
+    """A bare JSON answer with no session, no database: the load balancer's liveness probe, and the
+    baseline that bench/verify.py compares the verification endpoint against."""
+    return JsonResponse({"ok": True, "server_time": timezone.now().isoformat()})
