@@ -179,7 +179,6 @@ def tune_connection() -> None:
     if connection.vendor == "sqlite":
         with connection.cursor() as cur:
             cur.execute("PRAGMA cache_size = -262144")
-            cur.execute("PRAGMA temp_store = MEMORY")
 
 
 @contextmanager
