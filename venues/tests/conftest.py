@@ -29,18 +29,35 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
 
 
-def make_venue(district: District, *, manager: Any = None, name: str = "接庄超市", category: str = "supermarket",
-               lat: str | None = "35.4100", lon: str | None = "116.5900", grid: Any = None, now: dt.datetime | None = None,
-               approve: bool = True) -> Venue:
+def make_venue(
+    district: District,
+    *,
+    manager: Any = None,
+    name: str = "接庄超市",
+    category: str = "supermarket",
+    lat: str | None = "35.4100",
+    lon: str | None = "116.5900",
+    grid: Any = None,
+    now: dt.datetime | None = None,
+    approve: bool = True,
+) -> Venue:
     grid = grid or district.grid_a
     venue = services.venue_apply(
         actor=Actor(user=manager),
         data=services.VenueData(
-            name=name, category=category, address="接庄街道崇文大道1号", contact_name="店长",
-            contact_phone="13900000000", committed=True, entrance_names=("正门", "后门"),
-            latitude=Decimal(lat) if lat else None, longitude=Decimal(lon) if lon else None,
+            name=name,
+            category=category,
+            address="接庄街道崇文大道1号",
+            contact_name="店长",
+            contact_phone="13900000000",
+            committed=True,
+            entrance_names=("正门", "后门"),
+            latitude=Decimal(lat) if lat else None,
+            longitude=Decimal(lon) if lon else None,
         ),
-        grid=grid, manager=manager, now=now or dt.datetime.now(dt.UTC),
+        grid=grid,
+        manager=manager,
+        now=now or dt.datetime.now(dt.UTC),
     )
     if approve and venue.status != "approved":
         venue.status = "approved"

@@ -38,7 +38,9 @@ def test_excess_is_rejected_with_retry_after_and_a_chinese_message(settings: Any
     assert rejected.status_code == 503 and rejected["Retry-After"] == "2"
     assert "系统繁忙" in json.loads(rejected.content)["message"]
     page = mw(rf.get("/v/abc/"))
-    assert page.status_code == 503 and "系统繁忙" in page.content.decode() and page["Content-Type"].startswith("text/html")
+    assert (
+        page.status_code == 503 and "系统繁忙" in page.content.decode() and page["Content-Type"].startswith("text/html")
+    )
     release.set()
     for w in workers:
         w.join()

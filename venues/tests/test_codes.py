@@ -62,6 +62,9 @@ def test_rotation_invalidates_old_posters(resident_client: Client, venue: Any, v
 
 def test_revoked_entrance_refuses(resident_client: Client, venue: Any, vm: Any) -> None:
     old = token_of(venue, 2)
-    services.code_revoke(actor=Actor(user=vm), entrance=Entrance.objects.get(venue=venue, number=2),
-                         now=__import__("django.utils.timezone").utils.timezone.now())
+    services.code_revoke(
+        actor=Actor(user=vm),
+        entrance=Entrance.objects.get(venue=venue, number=2),
+        now=__import__("django.utils.timezone").utils.timezone.now(),
+    )
     assert resident_client.post(f"/v/{old}/", {"client_key": "key-00000003"}).status_code == 410

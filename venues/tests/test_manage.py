@@ -19,8 +19,13 @@ from venues.tests.conftest import make_venue
 pytestmark = pytest.mark.django_db
 
 FORM = {
-    "category": "restaurant", "name": "龙城一号饭店", "address": "龙城一号网格8号", "contact_name": "王经理",
-    "contact_phone": "13911112222", "entrances": "正门，侧门", "committed": "on",
+    "category": "restaurant",
+    "name": "龙城一号饭店",
+    "address": "龙城一号网格8号",
+    "contact_name": "王经理",
+    "contact_phone": "13911112222",
+    "entrances": "正门，侧门",
+    "committed": "on",
 }
 
 
@@ -82,8 +87,9 @@ def test_poster_decodes_to_a_working_url(vm_client: Client, venue: Any, resident
     assert CheckIn.objects.count() == 1
 
 
-def test_xss_in_a_venue_name_is_escaped_on_pages_and_literal_in_the_pdf(district: Any, vm: Any, vm_client: Client,
-                                                                        resident_client: Client) -> None:
+def test_xss_in_a_venue_name_is_escaped_on_pages_and_literal_in_the_pdf(
+    district: Any, vm: Any, vm_client: Client, resident_client: Client
+) -> None:
     evil = '<script>alert("x")</script>'
     venue = make_venue(district, manager=vm, name=evil)
     page = vm_client.get(f"/venues/{venue.pk}/").content.decode()
@@ -128,8 +134,10 @@ def test_venue_list_has_no_n_plus_one(district: Any, vm: Any, vm_client: Client)
 def test_promotion_rolls_up_shops(alice: Any, bob: Any, district: Any, vm: Any) -> None:
     from venues.models import Shop
 
-    shops = [Shop.objects.create(name=f"铺{i}", category="barber", address="路", area=g, area_path=g.path)
-             for i, g in enumerate([district.grid_a, district.grid_a, district.grid_b])]
+    shops = [
+        Shop.objects.create(name=f"铺{i}", category="barber", address="路", area=g, area_path=g.path)
+        for i, g in enumerate([district.grid_a, district.grid_a, district.grid_b])
+    ]
     v = make_venue(district, manager=vm)
     v.shop = shops[0]
     v.save(update_fields=["shop"])

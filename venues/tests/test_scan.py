@@ -93,8 +93,12 @@ def test_school_requires_a_recent_negative_test(resident_client: Client, distric
     assert 'data-verdict="deny"' in page and "48" in page
     now = dt.datetime.now(dt.UTC)
     health_services.result_recorded(
-        person_id=person_a.pk, sample_ref="N1", result="negative", pooled=True,
-        sampled_at=now - dt.timedelta(hours=20), now=now,
+        person_id=person_a.pk,
+        sample_ref="N1",
+        result="negative",
+        pooled=True,
+        sampled_at=now - dt.timedelta(hours=20),
+        now=now,
     )
     page = resident_client.get(_checkin(resident_client, token_of(school), "key-0000002")["Location"]).content.decode()
     assert 'data-verdict="allow"' in page

@@ -16,29 +16,37 @@ pytestmark = pytest.mark.django_db
 
 def test_sentinel_with_a_typed_id_number(vm_client: Client, venue: Any, person_a: Any) -> None:
     entrance = venue.entrances.get(number=1)
-    r = vm_client.post(f"/venues/{venue.pk}/sentinel/",
-                       {"entrance": entrance.pk, "code": person_a.id_number.lower(), "client_key": "sent-00001"})
+    r = vm_client.post(
+        f"/venues/{venue.pk}/sentinel/",
+        {"entrance": entrance.pk, "code": person_a.id_number.lower(), "client_key": "sent-00001"},
+    )
     assert r.status_code == 200
     page = r.content.decode()
     assert 'data-verdict="allow"' in page and "张*" in page and "通行" in page
     row = CheckIn.objects.get()
     assert (row.person_id, row.method, row.account_id) == (person_a.pk, "sentinel", venue.manager_id)
     # The same submission again (a retry) records nothing more.
-    vm_client.post(f"/venues/{venue.pk}/sentinel/",
-                   {"entrance": entrance.pk, "code": person_a.id_number, "client_key": "sent-00001"})
+    vm_client.post(
+        f"/venues/{venue.pk}/sentinel/",
+        {"entrance": entrance.pk, "code": person_a.id_number, "client_key": "sent-00001"},
+    )
     assert CheckIn.objects.count() == 1
 
 
 def test_sentinel_with_a_scanned_health_code(vm_client: Client, venue: Any, person_a: Any) -> None:
     token, _exp = health_selectors.health_token_for(person_a.pk, now=dt.datetime.now(dt.UTC))
     entrance = venue.entrances.get(number=2)
-    r = vm_client.post(f"/venues/{venue.pk}/sentinel/", {"entrance": entrance.pk, "code": token, "client_key": "sent-00002"})
+    r = vm_client.post(
+        f"/venues/{venue.pk}/sentinel/", {"entrance": entrance.pk, "code": token, "client_key": "sent-00002"}
+    )
     assert r.status_code == 200 and CheckIn.objects.get().entrance_id == entrance.pk
 
 
 def test_sentinel_refuses_a_bad_code_and_writes_nothing(vm_client: Client, venue: Any) -> None:
     entrance = venue.entrances.get(number=1)
-    r = vm_client.post(f"/venues/{venue.pk}/sentinel/", {"entrance": entrance.pk, "code": "garbage", "client_key": "sent-00003"})
+    r = vm_client.post(
+        f"/venues/{venue.pk}/sentinel/", {"entrance": entrance.pk, "code": "garbage", "client_key": "sent-00003"}
+    )
     assert r.status_code == 400 and CheckIn.objects.count() == 0
 
 
@@ -53,7 +61,10 @@ def test_api_checkin_and_retry(resident_client: Client, token: str, person_a: An
 
 
 def test_api_refuses_a_tampered_code(resident_client: Client, token: str) -> None:
-    r = resident_client.post("/api/v1/venues/checkins", {"code": token[:-2] + "zz", "client_key": "api-0000002"},
-                             content_type="application/json")
+    r = resident_client.post(
+        "/api/v1/venues/checkins",
+        {"code": token[:-2] + "zz", "client_key": "api-0000002"},
+        content_type="application/json",
+    )
     assert r.status_code == 400 and r.json()["code"] == "venue_code_invalid" and r.json()["message"] == "无效场所码"
     assert CheckIn.objects.count() == 0
