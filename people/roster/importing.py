@@ -309,13 +309,13 @@ def _parse_row(
     return _Row(line=line, clean=clean, grid=grid, places=places, present=present)
 
 
-def _changes(person: Person, row: _Row, area: Area) -> list[str]:
+def _changes(person: Person, row: _Row, area_id: int) -> list[str]:
     fields = row.clean.fields()
     changed = [
         key for key in PERSON_FIELDS
         if (key in row.present or key in ("name", "birth_date", "sex")) and getattr(person, key) != fields[key]
     ]
-    if area.pk != person.area_id:
+    if area_id != person.area_id:
         changed += ["area", "area_path"]
     return changed
 
@@ -413,9 +413,10 @@ def _write_chunk(
         if person is None:
             creates.append((row, Person(area=area, area_path=area.path, **row.clean.fields())))
             continue
-        if person.area_path.startswith(area.path):
-            area = person.area  # the file is less precise than the register; keep the household
-        changed = _changes(person, row, area)
+        # A row less precise than the register (grid only, say) keeps the registered household.
+        keep = person.area_path.startswith(area.path)
+        area_id, area_path = (person.area_id, person.area_path) if keep else (area.pk, area.path)
+        changed = _changes(person, row, area_id)
         if not changed:
             report.unchanged += 1
             continue
@@ -423,8 +424,8 @@ def _write_chunk(
         for key in changed:
             if key not in ("area", "area_path"):
                 setattr(person, key, fields[key])
-        person.area = area
-        person.area_path = area.path
+        person.area_id = area_id
+        person.area_path = area_path
         person.updated_at = now
         updates.append(person)
         update_fields.update([*changed, "updated_at"])
