@@ -37,7 +37,9 @@ class VenueApplyForm(forms.Form):
 
     def __init__(self, *args: Any, grids: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["grid"].choices = [(g.pk, g.name) for g in grids]
+        grid = self.fields["grid"]
+        assert isinstance(grid, forms.TypedChoiceField)
+        grid.choices = [(g.pk, g.name) for g in grids]
 
     def entrance_names(self) -> tuple[str, ...]:
         raw = self.cleaned_data.get("entrances") or ""
@@ -60,7 +62,9 @@ class SentinelForm(forms.Form):
 
     def __init__(self, *args: Any, entrances: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["entrance"].choices = [(e.pk, e.name) for e in entrances]
+        entrance = self.fields["entrance"]
+        assert isinstance(entrance, forms.TypedChoiceField)
+        entrance.choices = [(e.pk, e.name) for e in entrances]
 
 
 class CompanionForm(forms.Form):

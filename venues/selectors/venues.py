@@ -62,7 +62,13 @@ def grids_for_apply(user: Any) -> list[Area]:
     scope = scope_for(user, Cap.VENUES_APPLY)
     if scope.is_empty:
         return []
-    return list(Area.objects.filter(scope.q("path"), kind__in=[AreaKind.GRID1, AreaKind.GRID2]).order_by("path"))
+    # A manager's membership may sit below the grid (the shop's building): offer that grid too.
+    above = {int(p[i : i + SEGMENT_WIDTH]) for p in scope.paths for i in range(0, len(p), SEGMENT_WIDTH)}
+    return list(
+        Area.objects.filter(scope.q("path") | Q(id__in=above), kind__in=[AreaKind.GRID1, AreaKind.GRID2]).order_by(
+            "path"
+        )
+    )
 
 
 def shops_without_venue(area_path: str, *, limit: int = 500) -> list[Shop]:

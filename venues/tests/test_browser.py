@@ -4,6 +4,7 @@ companion; and the sentinel with a typed ID number."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def test_apply_review_print_scan_with_companion(
             "document.body.appendChild(a); a.click(); }",
             staff.locator("text=打印海报（PDF）").first.get_attribute("href"),
         )
-    pdf = open(dl.value.path(), "rb").read()
+    pdf = Path(dl.value.path()).read_bytes()
     url = decode_poster(pdf)
     assert url.startswith(f"{base}/v/")
 

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -269,7 +270,7 @@ def promotion(request: HttpRequest) -> HttpResponse:
     if area_id.isdigit():
         try:
             area = area_get(int(area_id))
-        except Exception:
+        except ObjectDoesNotExist:
             raise Http404 from None
         if not scope.contains(area.path):
             raise Http404
