@@ -170,6 +170,7 @@ class Sample(models.Model):
         constraints = [models.UniqueConstraint(fields=["tube", "person"], name="sample_unique_person_in_tube")]
         indexes = [
             models.Index(fields=["round", "person"], name="sample_round_person_idx"),
+            models.Index(fields=["round", "area_path"], name="sample_round_path_idx"),
             models.Index(fields=["site", "sampled_at"], name="sample_site_time_idx"),
             models.Index(fields=["person", "sampled_at"], name="sample_person_time_idx"),
         ]

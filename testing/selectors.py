@@ -18,7 +18,7 @@ from accounts.roles import Cap
 from accounts.selectors import scope_for
 from people import selectors as people_selectors
 from territory.models import SEGMENT_WIDTH, Area, AreaKind
-from territory.selectors import labels_for_paths
+from territory.selectors import labels_for_paths, subtree_q
 from testing.models import (
     CallLog,
     Exemption,
@@ -157,10 +157,13 @@ class CoverageRow:
         }
 
 
-def _sets(rnd: Round) -> tuple[QuerySet[Any], QuerySet[Any], QuerySet[Any]]:
-    sampled = Sample.objects.filter(round=rnd).values("person_id")
-    exempt = Exemption.objects.filter(round=rnd).values("person_id")
-    home = HomeSamplingRequest.objects.filter(round=rnd, status=HomeStatus.PENDING).values("person_id")
+def _sets(rnd: Round, path: str) -> tuple[QuerySet[Any], QuerySet[Any], QuerySet[Any]]:
+    # Each set is cut to the subtree through the copied area_path, so a grid's figures read a grid's
+    # rows, not the whole round's.
+    where = subtree_q(path)
+    sampled = Sample.objects.filter(where, round=rnd).values("person_id")
+    exempt = Exemption.objects.filter(where, round=rnd).values("person_id")
+    home = HomeSamplingRequest.objects.filter(where, round=rnd, status=HomeStatus.PENDING).values("person_id")
     return sampled, exempt, home
 
 
@@ -168,8 +171,8 @@ def _population(rnd: Round, path: str) -> QuerySet[Any]:
     return people_selectors.population_within(path, categories=rnd.categories or None)
 
 
-def _status_filters(rnd: Round) -> tuple[Q, Q, Q, Q]:
-    sampled, exempt, home = _sets(rnd)
+def _status_filters(rnd: Round, path: str) -> tuple[Q, Q, Q, Q]:
+    sampled, exempt, home = _sets(rnd, path)
     covered = Q(id__in=sampled)
     exempted = ~covered & Q(id__in=exempt)
     home_pending = ~covered & ~Q(id__in=exempt) & Q(id__in=home)
@@ -178,7 +181,7 @@ def _status_filters(rnd: Round) -> tuple[Q, Q, Q, Q]:
 
 
 def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
-    covered, exempted, home_pending, _left = _status_filters(rnd)
+    covered, exempted, home_pending, _left = _status_filters(rnd, path)
     return list(
         _population(rnd, path)
         .annotate(node=Substr("area_path", 1, prefix_len))
@@ -215,7 +218,7 @@ def coverage_children(rnd: Round, node: Area) -> tuple[CoverageRow, list[Coverag
 
 
 def coverage_total(rnd: Round) -> dict[str, int]:
-    covered, exempted, home_pending, _left = _status_filters(rnd)
+    covered, exempted, home_pending, _left = _status_filters(rnd, rnd.area_path)
     agg = _population(rnd, rnd.area_path).aggregate(
         total=Count("id"),
         covered=Count("id", filter=covered),
@@ -254,7 +257,7 @@ class Member:
 
 
 def household_members_state(rnd: Round, household: Area) -> list[Member]:
-    covered, exempted, home_pending, _left = _status_filters(rnd)
+    covered, exempted, home_pending, _left = _status_filters(rnd, household.path)
     from django.db.models import Case, CharField, Value, When
 
     rows = (
@@ -288,7 +291,7 @@ class CallHousehold:
 def call_list(rnd: Round, area: Area, *, limit: int = 200) -> list[CallHousehold]:
     """Households of ``area`` with somebody not yet sampled (nor exempted, nor awaiting a home visit),
     with masked phones and the latest call; three queries whatever the size."""
-    _c, _e, _h, left = _status_filters(rnd)
+    _c, _e, _h, left = _status_filters(rnd, area.path)
     rows = list(
         _population(rnd, area.path)
         .filter(left)
