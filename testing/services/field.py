@@ -156,7 +156,11 @@ def home_request_close(
     if outcome not in (HomeStatus.SAMPLED, HomeStatus.REFUSED, HomeStatus.ABSENT):
         raise DomainError("outcome_invalid", _("Choose sampled, refused or absent."), field="outcome")
     with transaction.atomic():
-        locked = HomeSamplingRequest.objects.select_for_update().select_related("round", "person").get(pk=request.pk)
+        locked = (
+            HomeSamplingRequest.objects.select_for_update(of=("self",))
+            .select_related("round", "person")
+            .get(pk=request.pk)
+        )
         if locked.status != HomeStatus.PENDING:
             raise Conflict("home_closed", _("This home visit is already closed."))
         if outcome == HomeStatus.SAMPLED:

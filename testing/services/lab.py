@@ -392,7 +392,7 @@ def correction_approve(*, actor: Actor, correction: ResultCorrection, now: dt.da
     """Apply the new result, recompute the members' statuses, adjust tasks and cases, tell each member."""
     _check_second_person(actor, correction)
     with transaction.atomic():
-        result = Result.objects.select_for_update().select_related("tube").get(pk=correction.result_id)
+        result = Result.objects.select_for_update(of=("self",)).select_related("tube").get(pk=correction.result_id)
         tube = result.tube
         result.value = correction.new_value
         result.corrected_at = now

@@ -176,7 +176,7 @@ def sample_register(
 ) -> SampleOutcome:
     with transaction.atomic():
         # The row lock serialises the stations filling one tube, so the count never overshoots.
-        locked = Tube.objects.select_for_update().select_related("round").get(pk=tube.pk)
+        locked = Tube.objects.select_for_update(of=("self",)).select_related("round").get(pk=tube.pk)
         rnd = locked.round
         if locked.status != TubeStatus.OPEN:
             raise Conflict("tube_sealed", _("This tube is sealed. Scan a new tube."))
@@ -240,7 +240,7 @@ def sample_register(
 
 def tube_seal(*, actor: Actor, tube: Tube, now: dt.datetime) -> Tube:
     with transaction.atomic():
-        locked = Tube.objects.select_for_update().select_related("round", "site").get(pk=tube.pk)
+        locked = Tube.objects.select_for_update(of=("self",)).select_related("round", "site").get(pk=tube.pk)
         if locked.status == TubeStatus.SEALED:
             raise Conflict("tube_sealed", _("This tube is already sealed."))
         if locked.member_count == 0:
