@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APPS := common territory audit people accounts notices venues dashboard testing demo
+APPS := common territory audit people accounts notices venues dashboard testing health demo
 export FANGYI_ENV ?= demo
 
 .PHONY: help install run serve demo test test-sqlite test-postgres lint typecheck migrations-check deploy-check messages messages-check bench ci clean
