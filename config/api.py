@@ -29,7 +29,9 @@ api = NinjaAPI(
     title="Fangyi API",
     version="1",
     urls_namespace="api",
-    auth=[django_auth, TokenAuth()],
+    # Bearer first: machine clients send a token and no cookie. The session check enforces CSRF and
+    # would refuse them before the token is looked at.
+    auth=[TokenAuth(), django_auth],
     docs_url="/docs",
 )
 
