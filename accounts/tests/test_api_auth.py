@@ -35,3 +35,26 @@ def test_openapi_schema_and_docs(client, db):
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/people" in schema["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_machine_client_posts_with_a_token_and_no_csrf(alice, district):
+    from django.test import Client
+
+    from people.tests.factories import make_id_number
+
+    _token, raw = api_token_create(actor=Actor.system(), user=alice, name="device")
+    strict = Client(enforce_csrf_checks=True)
+    payload = {"name": "孙八", "id_number": make_id_number(), "area_id": district.household_a.pk}
+    response = strict.post("/api/v1/people", payload, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 201, response.content
+
+
+def test_browser_session_posts_still_need_csrf(alice, district):
+    from django.test import Client
+
+    from people.tests.factories import make_id_number
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    payload = {"name": "孙八", "id_number": make_id_number(), "area_id": district.household_a.pk}
+    assert strict.post("/api/v1/people", payload, content_type="application/json").status_code == 403
