@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("FANGYI_ENV", "test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -80,8 +80,11 @@ def _request(client: Any, key: str, case: Case, world: dict[str, Any]) -> Any:
     kwargs = case.kwargs(world)
     if key.split(" ")[0] in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
         url = key.split(" ", 1)[1].format(**kwargs)
-        return getattr(client, case.method)(url, case.data, content_type="application/json") if case.method != "get" \
+        return (
+            getattr(client, case.method)(url, case.data, content_type="application/json")
+            if case.method != "get"
             else client.get(url)
+        )
     url = reverse(key, kwargs=kwargs)
     return getattr(client, case.method)(url, case.data)
 

@@ -45,7 +45,9 @@ def test_machine_client_posts_with_a_token_and_no_csrf(alice, district):
     _token, raw = api_token_create(actor=Actor.system(), user=alice, name="device")
     strict = Client(enforce_csrf_checks=True)
     payload = {"name": "孙八", "id_number": make_id_number(), "area_id": district.household_a.pk}
-    response = strict.post("/api/v1/people", payload, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = strict.post(
+        "/api/v1/people", payload, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
     assert response.status_code == 201, response.content
 
 

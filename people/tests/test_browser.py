@@ -4,8 +4,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_grid_worker_logs_in_and_sees_the_person_list_in_chinese(live_server, phone_page, district, person_a, person_b):
-    from conftest import make_user
     from accounts.roles import Role
+    from conftest import make_user
 
     make_user("wang", Role.GRID_WORKER, district.grid_a)
     page = phone_page

@@ -42,8 +42,12 @@ def test_detail_page_is_masked(client, bob, person_a):
 
 def test_api_reveal_is_audited_and_scoped(client, alice, charlie, person_a):
     client.force_login(charlie)
-    r = client.post(f"/api/v1/people/{person_a.pk}/reveal", {"field": "phone", "reason": "x回访"}, content_type="application/json")
+    r = client.post(
+        f"/api/v1/people/{person_a.pk}/reveal", {"field": "phone", "reason": "x回访"}, content_type="application/json"
+    )
     assert r.status_code == 404 and r.json()["code"] == "not_found"
     client.force_login(alice)
-    r = client.post(f"/api/v1/people/{person_a.pk}/reveal", {"field": "phone", "reason": "回访"}, content_type="application/json")
+    r = client.post(
+        f"/api/v1/people/{person_a.pk}/reveal", {"field": "phone", "reason": "回访"}, content_type="application/json"
+    )
     assert r.json()["value"] == "13812345678"
