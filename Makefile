@@ -25,12 +25,16 @@ run: install  ## Migrate, load the demo district (first time), serve on http://1
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_district --if-empty --residents $${RESIDENTS:-5000} --seed 2022
+	$(PY) manage.py venues_demo
+	$(PY) manage.py testing_demo
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"
 	$(VENV)/bin/gunicorn config.wsgi -c gunicorn.conf.py
 
 demo: install  ## Rebuild the demo data into an empty database (RESIDENTS=5000)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_district --residents $${RESIDENTS:-5000} --seed 2022
+	$(PY) manage.py venues_demo
+	$(PY) manage.py testing_demo
 
 test: install  ## The whole test suite (DATABASE_URL selects PostgreSQL)
 	FANGYI_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
