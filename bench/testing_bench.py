@@ -1,0 +1,424 @@
+"""Testing-round benchmarks on PostgreSQL (database fangyi_bench_testing).
+
+    .venv/bin/python bench/testing_bench.py [--people 1000000] [--tubes 100000] [--seconds 15] [--skip-station]
+
+1. station: sample registrations/s through the station API (gunicorn, 4 workers; wrk with one connection
+   per thread so each thread opens a tube, fills it with 10 people and seals it, in order), once with
+   one submission per request and once with the batch endpoint (one tube per request, as the offline
+   queue sends it);
+2. lab batch: 100 k sealed 10-in-1 tubes (1 M person links) ingested through results_ingest, the
+   health app's share timed apart;
+3. positive pool: one pooled positive tube resolved to its members (recheck tasks, statuses);
+4. coverage: one grid, and the whole district.
+Data are inserted with set-based SQL (generate_series), so a 1 M district takes a minute, not an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG = "postgres://postgres@127.0.0.1:5432/fangyi_bench_testing"
+PY = str(ROOT / ".venv/bin/python")
+PORT = 8766
+GRIDS = 200
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = PG
+    os.environ.setdefault("FANGYI_ENV", "demo")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import django
+
+    django.setup()
+
+
+def prepare_db() -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE fangyi_bench_testing"],
+        capture_output=True,
+        check=False,
+    )
+    env = {**os.environ, "DATABASE_URL": PG, "FANGYI_ENV": "demo"}
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+
+
+def seed(people: int, tubes: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from audit.services import Actor
+    from territory.models import Area, AreaKind
+    from territory.services import area_create
+    from testing import services
+    from testing.models import Laboratory
+
+    if Area.objects.filter(parent=None, name="基准区").exists():
+        print("data present")
+        return
+    t0 = time.perf_counter()
+    root = area_create(parent=None, kind=AreaKind.DISTRICT, name="基准区")
+    for s in range(2):
+        sub = area_create(parent=root, kind=AreaKind.SUBDISTRICT, name=f"街道{s}")
+        for c in range(5):
+            com = area_create(parent=sub, kind=AreaKind.COMMUNITY, name=f"社区{s}-{c}")
+            for g in range(GRIDS // 10):
+                area_create(parent=com, kind=AreaKind.GRID1, name=f"{s}-{c}-{g}网格")
+    households = (people + 2) // 3
+    with connection.cursor() as cur:
+        cur.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM territory_area")
+        base = cur.fetchone()[0]
+        cur.execute(
+            """
+            WITH g AS (SELECT row_number() OVER (ORDER BY id) - 1 AS idx, id, path FROM territory_area
+                       WHERE kind = 'grid1' AND path >= %s AND path < %s)
+            INSERT INTO territory_area (id, parent_id, kind, name, path, depth, created_at)
+            SELECT %s + j, g.id, 'household', 'H' || j, g.path || lpad((%s + j)::text, 8, '0'), 4, now()
+            FROM generate_series(0, %s - 1) j JOIN g ON g.idx = j %% %s
+            """,
+            [root.path, str(int(root.path) + 1).zfill(len(root.path)), base, base, households, GRIDS],
+        )
+        cur.execute(
+            "SELECT setval(pg_get_serial_sequence('territory_area', 'id'), (SELECT MAX(id) FROM territory_area))"
+        )
+        cur.execute(
+            """
+            INSERT INTO people_person (name, id_number, birth_date, sex, phone, area_id, area_path, category,
+                vaccine_doses, is_elderly_alone, is_mobility_impaired, has_no_smartphone, created_at, updated_at)
+            SELECT '王' || i, 'B' || lpad(i::text, 17, '0'), date '1950-01-01' + (i %% 20000),
+                   CASE WHEN i %% 2 = 0 THEN 'M' ELSE 'F' END, '1380000' || lpad((i %% 10000)::text, 4, '0'),
+                   a.id, a.path, 'resident', 2, false, i %% 200 = 0, false, now(), now()
+            FROM generate_series(0, %s - 1) i JOIN territory_area a ON a.id = %s + i / 3
+            """,
+            [people, base],
+        )
+    print(f"seeded {people:,} people in {households:,} households, {GRIDS} grids: {time.perf_counter() - t0:.1f} s")
+    now = timezone.now()
+    lab = Laboratory.objects.create(name="基准检测中心")
+    rnd = services.round_create(
+        actor=Actor.system(), name="基准轮", area=root, pool_size=10, starts_at=now, laboratory=lab, now=now
+    )
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO testing_tube (barcode, round_id, site_id, pool_size, member_count, status, laboratory_id,
+                opened_by_id, opened_at, sealed_at, is_home_sampling)
+            SELECT 'LB' || lpad(t::text, 8, '0'), %s, NULL, 10, 10, 'sealed', %s, NULL, now(), now(), false
+            FROM generate_series(0, %s - 1) t
+            """,
+            [rnd.pk, lab.pk, tubes],
+        )
+        cur.execute(
+            """
+            INSERT INTO testing_sample (tube_id, person_id, round_id, site_id, area_path, sampled_at, device_at,
+                is_clock_skewed, is_green_channel, is_repeat_in_round, by_id_number, sampler_id)
+            SELECT tb.id, p.id, %s, NULL, p.area_path, now() - interval '2 hours', NULL,
+                   false, false, false, false, NULL
+            FROM (SELECT id, area_path, row_number() OVER (ORDER BY id) - 1 AS rn FROM people_person
+                  WHERE area_path >= %s AND area_path < %s) p
+            JOIN testing_tube tb ON tb.barcode = 'LB' || lpad((p.rn / 10)::text, 8, '0')
+            WHERE p.rn < %s
+            """,
+            [rnd.pk, root.path, str(int(root.path) + 1).zfill(len(root.path)), tubes * 10],
+        )
+        cur.execute("ANALYZE")
+    print(f"seeded {tubes:,} sealed tubes and {tubes * 10:,} samples: {time.perf_counter() - t0:.1f} s")
+
+
+def _root() -> object:
+    from territory.models import Area
+
+    return Area.objects.get(parent=None, name="基准区")
+
+
+def lab_batch(tubes: int) -> None:
+    from django.utils import timezone
+
+    from audit.services import Actor
+    from testing import health_port, services
+    from testing.models import Laboratory, Result
+
+    lab = Laboratory.objects.get(name="基准检测中心")
+    if Result.objects.filter(laboratory=lab).exists():
+        print("lab batch: results present already (fresh database needed to re-run)")
+        return
+    # One pooled positive per 10,000 tubes (pooling suits low prevalence).
+    text = "试管条码,结果\n" + "".join(f"LB{t:08d},{'阳性' if t % 10000 == 4242 else '阴性'}\n" for t in range(tubes))
+    data = text.encode()
+    spent = {"health": 0.0}
+    original = health_port.results_recorded
+
+    def timed(**kw: object) -> None:
+        t = time.perf_counter()
+        original(**kw)  # type: ignore[arg-type]
+        spent["health"] += time.perf_counter() - t
+
+    health_port.results_recorded = timed  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    rows = services.parse_result_file(name="batch.csv", data=data)
+    t1 = time.perf_counter()
+    report = services.results_ingest(
+        actor=Actor.system(), laboratory=lab, rows=rows, filename="batch.csv", now=timezone.now()
+    )
+    t2 = time.perf_counter()
+    health_port.results_recorded = original  # type: ignore[assignment]
+    print(
+        f"lab batch: {tubes:,} tubes / {tubes * 10:,} person links: parse {t1 - t0:.1f} s, ingest {t2 - t1:.1f} s "
+        f"(of which health.results_recorded {spent['health']:.1f} s), total {t2 - t0:.1f} s; "
+        f"fates {report.counts}"
+    )
+    t3 = time.perf_counter()
+    again = services.results_ingest(
+        actor=Actor.system(), laboratory=lab, rows=rows, filename="batch.csv", now=timezone.now()
+    )
+    print(f"lab batch re-upload (changes nothing): {time.perf_counter() - t3:.1f} s; fates {again.counts}")
+
+
+def positive_pool() -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from audit.services import Actor
+    from testing import services
+    from testing.models import Laboratory, RecheckTask, Round, Sample, Tube
+
+    lab = Laboratory.objects.get(name="基准检测中心")
+    rnd = Round.objects.get(name="基准轮")
+    times, member_ms = [], []
+    people = list(Sample.objects.filter(round=rnd).order_by("-id").values_list("person_id", "area_path")[:200])
+    for k in range(10):
+        barcode = f"PP{time.time_ns()}{k}"
+        tube = Tube.objects.create(
+            barcode=barcode,
+            round=rnd,
+            pool_size=10,
+            member_count=10,
+            status="sealed",
+            laboratory=lab,
+            opened_at=timezone.now(),
+            sealed_at=timezone.now(),
+        )
+        Sample.objects.bulk_create(
+            [
+                Sample(tube=tube, person_id=pid, round=rnd, area_path=path, sampled_at=timezone.now())
+                for pid, path in people[k * 10 : k * 10 + 10]
+            ]
+        )
+        t = time.perf_counter()
+        services.results_ingest(
+            actor=Actor.system(), laboratory=lab, rows=[(1, barcode, "阳性")], filename="pp", now=timezone.now()
+        )
+        times.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        assert RecheckTask.objects.filter(tube=tube).count() == 10
+        member_ms.append((time.perf_counter() - t) * 1000)
+    print(
+        f"positive pool -> 10 members yellow + 10 recheck tasks (whole upload call): median "
+        f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms; "
+          f"members lookup {statistics.median(member_ms):.2f} ms"
+        f" [{connection.vendor}]"
+    )
+
+
+def coverage() -> None:
+    from territory.models import Area, AreaKind
+    from testing import selectors
+    from testing.models import Round
+
+    rnd = Round.objects.get(name="基准轮")
+    root = _root()
+    grid = Area.objects.filter(kind=AreaKind.GRID1, path__startswith=root.path).order_by("path").first()  # type: ignore[attr-defined]
+    for label, node in (("one grid", grid), ("district", root)):
+        runs = []
+        for _ in range(3):
+            t = time.perf_counter()
+            total, children = selectors.coverage_children(rnd, node)  # type: ignore[arg-type]
+            runs.append((time.perf_counter() - t) * 1000)
+        print(
+            f"coverage {label}: {total.total:,} people, {len(children)} children: "
+            f"median {statistics.median(runs):.0f} ms "
+            f"(runs {', '.join(f'{r:.0f}' for r in runs)})"
+        )
+
+
+# --- station through HTTP -------------------------------------------------------------------------
+
+
+def station_script(path: str, batch: bool) -> int:
+    from django.utils import timezone
+
+    from accounts.models import Membership, User
+    from accounts.roles import Role
+    from accounts.services import api_token_create
+    from audit.services import Actor
+    from territory.models import Area, AreaKind
+    from testing import health_port, services
+    from testing.models import Round, Site
+
+    root = _root()
+    now = timezone.now()
+    rnd = Round.objects.filter(name="基准站点轮").first() or services.round_create(
+        actor=Actor.system(), name="基准站点轮", area=root, pool_size=10, starts_at=now, now=now
+    )  # type: ignore[arg-type]
+    grid = Area.objects.filter(kind=AreaKind.GRID1, path__startswith=root.path).order_by("path").first()  # type: ignore[attr-defined]
+    site = Site.objects.filter(round=rnd).first() or services.site_create(
+        actor=Actor.system(), rnd=rnd, name="基准采样点", location="-", grid=grid, now=now
+    )  # type: ignore[arg-type]
+    user, created = User.objects.get_or_create(username="bench-sampler")
+    if created:
+        Membership.objects.create(user=user, area=grid, role=Role.SAMPLER)
+    _tok, raw = api_token_create(actor=Actor.system(), user=user, name="bench")
+    from people.models import Person
+
+    ids = list(
+        Person.objects.filter(area_path__startswith=root.path).order_by("-id").values_list("pk", flat=True)[:30000]
+    )  # type: ignore[attr-defined]
+    codes = [health_port.sampling_token_for(pid, now=now) for pid in ids]
+    nonce = str(time.time_ns())[-9:]
+    with open(path, "w") as f:
+        f.write("local codes = {" + ",".join(f'"{c}"' for c in codes) + "}\n")
+        f.write(f'local site = {site.pk}\nlocal nonce = "{nonce}"\nlocal batch = {"true" if batch else "false"}\n')
+        f.write(
+            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer {raw}"\n'
+        )
+        f.write(LUA)
+    return int(site.pk)
+
+
+LUA = r"""
+local counter = 0
+function setup(thread) thread:set("tid", counter); counter = counter + 1 end
+function init(args) step = 0; tube = 0; ci = (tid * 7919) % #codes end
+local function nextcode() ci = ci % #codes + 1; return codes[ci] end
+function request()
+  local bc
+  if batch then
+    tube = tube + 1
+    bc = "W" .. nonce .. "-" .. tid .. "-" .. tube
+    local items = {'{"kind":"open","key":"o' .. bc .. '","site_id":' .. site .. ',"barcode":"' .. bc .. '"}'}
+    for i = 1, 10 do
+      items[#items + 1] = '{"kind":"sample","key":"s' .. bc .. '-' .. i .. '","barcode":"' .. bc
+        .. '","code":"' .. nextcode() .. '"}'
+    end
+    items[#items + 1] = '{"kind":"seal","key":"c' .. bc .. '","barcode":"' .. bc .. '"}'
+    return wrk.format(nil, "/api/v1/testing/station/batch", nil, '{"items":[' .. table.concat(items, ",") .. ']}')
+  end
+  if step == 0 then tube = tube + 1 end
+  bc = "W" .. nonce .. "-" .. tid .. "-" .. tube
+  local path, body
+  if step == 0 then
+    path = "/api/v1/testing/station/tubes"
+    body = '{"key":"o' .. bc .. '","site_id":' .. site .. ',"barcode":"' .. bc .. '"}'
+  elseif step <= 10 then
+    path = "/api/v1/testing/station/samples"
+    body = '{"key":"s' .. bc .. '-' .. step .. '","barcode":"' .. bc .. '","code":"' .. nextcode() .. '"}'
+  else
+    path = "/api/v1/testing/station/seal"
+    body = '{"key":"c' .. bc .. '","barcode":"' .. bc .. '"}'
+  end
+  step = (step + 1) % 12
+  return wrk.format(nil, path, nil, body)
+end
+"""
+
+
+def station(seconds: int) -> None:
+    import re
+
+    from testing.models import Sample
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG,
+        "FANGYI_ENV": "demo",
+        "FANGYI_BIND": f"127.0.0.1:{PORT}",
+        "FANGYI_WORKERS": os.environ.get("WORKERS", "4"),
+        "FANGYI_THREADS": "1",
+        "FANGYI_ADMISSION_MAX": "64",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        threads = int(os.environ.get("WRK_THREADS", "8"))
+        for batch in (False, True):
+            script = str(ROOT / "var/bench_station.lua")
+            station_script(script, batch)
+            before = Sample.objects.count()
+            out = subprocess.run(
+                [
+                    "wrk",
+                    f"-t{threads}",
+                    f"-c{threads}",
+                    f"-d{seconds}s",
+                    "--latency",
+                    "-s",
+                    script,
+                    f"http://127.0.0.1:{PORT}/",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            added = Sample.objects.count() - before
+            rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+            non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+            label = "batch (1 tube/request)" if batch else "single submissions"
+            print(
+                f"station {label}: {rps:,.0f} requests/s, {added / seconds:,.0f} sample registrations/s "
+                f"({added:,} in {seconds} s), p99 {p99.group(1) if p99 else '?'}, "
+                f"non-2xx {non2xx.group(1) if non2xx else 0}"
+            )
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=1_000_000)
+    ap.add_argument("--tubes", type=int, default=100_000)
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--skip-station", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    print(f"cpus={os.cpu_count()} load={os.getloadavg()} (shared with other engineers' work)")
+    prepare_db()
+    setup_django()
+    seed(args.people, args.tubes)
+    only = set(filter(None, args.only.split(",")))
+    if not only or "coverage" in only:
+        coverage()
+    if not only or "lab" in only:
+        lab_batch(args.tubes)
+    if not only or "pool" in only:
+        positive_pool()
+    if (not only or "station" in only) and not args.skip_station:
+        station(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
