@@ -174,7 +174,8 @@ def sample_register(
     device_at: dt.datetime | None = None,
     now: dt.datetime,
 ) -> SampleOutcome:
-    with transaction.atomic():
+    # savepoint=False: under idempotent_run the caller's savepoint undoes a refusal; alone it is a transaction.
+    with transaction.atomic(savepoint=False):
         # The row lock serialises the stations filling one tube, so the count never overshoots.
         locked = Tube.objects.select_for_update(of=("self",)).select_related("round").get(pk=tube.pk)
         rnd = locked.round
@@ -203,26 +204,22 @@ def sample_register(
             warnings.append(
                 {"code": "clock_skew", "message": _("This device's clock is wrong; the server time is used.")}
             )
-        try:
-            with transaction.atomic():
-                Sample.objects.create(
-                    tube=locked,
-                    person_id=person.pk,
-                    round=rnd,
-                    site_id=locked.site_id,
-                    area_path=person.area_path,
-                    sampled_at=now,
-                    device_at=device_at,
-                    is_clock_skewed=skewed,
-                    is_green_channel=green_channel,
-                    is_repeat_in_round=bool(earlier),
-                    by_id_number=by_id,
-                    sampler=actor.user,
-                )
-        except IntegrityError:
-            raise Conflict(
-                "person_in_tube", _("%(name)s is already in this tube.") % {"name": person.masked_name}
-            ) from None
+        # No savepoint: the tube's row lock serialises every add to this tube, so the check above is final
+        # and the unique constraint only guards against code paths that skip it.
+        Sample.objects.create(
+            tube=locked,
+            person_id=person.pk,
+            round=rnd,
+            site_id=locked.site_id,
+            area_path=person.area_path,
+            sampled_at=now,
+            device_at=device_at,
+            is_clock_skewed=skewed,
+            is_green_channel=green_channel,
+            is_repeat_in_round=bool(earlier),
+            by_id_number=by_id,
+            sampler=actor.user,
+        )
         Tube.objects.filter(pk=locked.pk).update(member_count=F("member_count") + 1)
         health_port.sample_recorded(
             person_id=person.pk, sample_ref=health_port.sample_ref(locked.barcode, person.pk), sampled_at=now, now=now
@@ -239,7 +236,7 @@ def sample_register(
 
 
 def tube_seal(*, actor: Actor, tube: Tube, now: dt.datetime) -> Tube:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         locked = Tube.objects.select_for_update(of=("self",)).select_related("round", "site").get(pk=tube.pk)
         if locked.status == TubeStatus.SEALED:
             raise Conflict("tube_sealed", _("This tube is already sealed."))
