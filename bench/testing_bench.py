@@ -148,7 +148,7 @@ def lab_batch(tubes: int) -> None:
     from testing.models import Laboratory, Result
 
     lab = Laboratory.objects.get(name="基准检测中心")
-    if Result.objects.filter(laboratory=lab).exists():
+    if Result.objects.filter(laboratory=lab, tube__barcode="LB00000000").exists():
         print("lab batch: results present already (fresh database needed to re-run)")
         return
     # One pooled positive per 10,000 tubes (pooling suits low prevalence).
