@@ -195,6 +195,9 @@ def approvals(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def approval_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    # As on the approvals page: a user who may not see the list gets 404 (DESIGN §1), not a refusal.
+    if not (has_cap(request.user, Cap.HEALTH_STATUS_APPROVE) or has_cap(request.user, Cap.HEALTH_STATUS_CHANGE)):
+        raise Http404
     actor, now = Actor.from_request(request), timezone.now()
     calls = {
         "approve": services.change_request_approve,

@@ -87,7 +87,7 @@ def companions(request: HttpRequest) -> HttpResponse:
 @login_required
 def companion_remove(request: HttpRequest, companion_id: int) -> HttpResponse:
     person_id = getattr(request.user, "person_id", None)
-    if not person_id:
+    if not person_id or companion_id not in {p.pk for p in venue_selectors.saved_companions(person_id)}:
         raise Http404
     services.companion_remove(
         actor=Actor.from_request(request), owner_id=person_id, companion_id=companion_id, now=timezone.now()
