@@ -369,9 +369,7 @@ def change_request_approve(*, actor: Actor, request_id: int, now: dt.datetime) -
         _refuse(actor, "health.status_approve_refused", now, request=request_id)
         raise Forbidden("approve_forbidden", _("Only command HQ may approve a bulk status change."))
     with transaction.atomic():
-        req = ChangeRequest.objects.select_for_update().filter(pk=request_id).first()
-        if req is None:
-            raise NotFound("not_found", _("No such change."))
+        req = _locked_request(request_id)
         if req.state != ChangeState.AWAITING_APPROVAL:
             raise Conflict("not_awaiting_approval", _("This change is not awaiting approval."))
         if req.requested_by_id == actor.user.pk:
@@ -384,12 +382,19 @@ def change_request_approve(*, actor: Actor, request_id: int, now: dt.datetime) -
     return req
 
 
+def _locked_request(request_id: int) -> ChangeRequest:
+    req = ChangeRequest.objects.select_for_update().filter(pk=request_id).first()
+    if req is None:
+        raise NotFound("not_found", _("No such change."))
+    return req
+
+
 def change_request_reject(*, actor: Actor, request_id: int, now: dt.datetime) -> ChangeRequest:
     if not has_cap(actor.user, Cap.HEALTH_STATUS_APPROVE):
         _refuse(actor, "health.status_approve_refused", now, request=request_id)
         raise Forbidden("approve_forbidden", _("Only command HQ may approve a bulk status change."))
     with transaction.atomic():
-        req = ChangeRequest.objects.select_for_update().get(pk=request_id)
+        req = _locked_request(request_id)
         if req.state != ChangeState.AWAITING_APPROVAL:
             raise Conflict("not_awaiting_approval", _("This change is not awaiting approval."))
         req.state = ChangeState.REJECTED
@@ -404,7 +409,7 @@ def _set_state(*, actor: Actor, request_id: int, now: dt.datetime, src: str, dst
         _refuse(actor, f"{action}_refused", now, request=request_id)
         raise Forbidden("pause_forbidden", _("Only command HQ or an epidemiologist may pause or resume a change."))
     with transaction.atomic():
-        req = ChangeRequest.objects.select_for_update().get(pk=request_id)
+        req = _locked_request(request_id)
         if req.state != src:
             raise Conflict("state_conflict", _("This change cannot be paused or resumed now."))
         req.state = dst

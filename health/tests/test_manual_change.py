@@ -114,3 +114,13 @@ def test_grid_worker_cannot_pause(alice, epi, hq, fifty):
     services.change_request_approve(actor=Actor(hq), request_id=req.pk, now=NOW)
     with pytest.raises(DomainError):
         services.change_request_pause(actor=Actor(alice), request_id=req.pk, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "action", [services.change_request_approve, services.change_request_reject, services.change_request_pause,
+               services.change_request_resume],
+)
+def test_an_unknown_change_is_404_not_a_crash(hq, action):
+    with pytest.raises(DomainError) as exc:
+        action(actor=Actor(hq), request_id=987654, now=NOW)
+    assert exc.value.status == 404
