@@ -108,9 +108,18 @@ def get_tube_for_sampler(user: Any, barcode: str) -> Tube:
     if tube.site_id is not None:
         if not sites_for_sampler(user).filter(pk=tube.site_id).exists():
             raise Http404
-    elif not HomeTeamMember.objects.filter(user=user, team__round_id=tube.round_id).exists():
+    elif not home_tube_is_teams(user, tube):
         raise Http404
     return tube
+
+
+def home_tube_is_teams(user: Any, tube: Tube) -> bool:
+    """A home tube belongs to the sampler who opened it and their team, not to every team of the round."""
+    if tube.opened_by_id == user.pk:
+        return True
+    return HomeTeamMember.objects.filter(
+        user=user, team__round_id=tube.round_id, team__members__user_id=tube.opened_by_id
+    ).exists()
 
 
 def laboratory_of(user: Any) -> Any:

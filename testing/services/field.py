@@ -27,6 +27,7 @@ from testing.models import (
     Tube,
     TubeStatus,
 )
+from testing.selectors import home_tube_is_teams
 
 
 def _require_open(rnd: Round) -> None:
@@ -169,7 +170,12 @@ def home_request_close(
             tube = Tube.objects.filter(barcode=barcode.strip()).first()
             if tube is None:
                 tube = tube_open_home(actor=actor, rnd=locked.round, barcode=barcode, now=now)
-            elif not (tube.is_home_sampling and tube.round_id == locked.round_id and tube.status == TubeStatus.OPEN):
+            elif not (
+                tube.is_home_sampling
+                and tube.round_id == locked.round_id
+                and tube.status == TubeStatus.OPEN
+                and home_tube_is_teams(actor.user, tube)
+            ):
                 raise Conflict(
                     "tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode"
                 )

@@ -151,3 +151,26 @@ def test_preregistration_and_home_list_grouped_by_building_and_floor(client, ali
 def test_home_sampling_for_the_mobility_flag_only(town, rnd):
     with pytest.raises(services.lab.DomainError):
         services.home_request_create(actor=Actor.system(), rnd=rnd, person=town["b"][1], reason="mobility", now=NOW)
+
+
+def test_a_home_tube_of_one_team_cannot_be_used_by_another(town, rnd, district):
+    from accounts.roles import Role
+    from conftest import make_user
+    from testing.models import HomeSamplingRequest
+
+    nurse_a = make_user("nurse_a", Role.SAMPLER, district.grid_a)
+    nurse_b = make_user("nurse_b", Role.SAMPLER, district.grid_b)
+    services.home_team_create(
+        actor=Actor.system(), rnd=rnd, name="A组", area=district.grid_a, members=[nurse_a], now=NOW
+    )
+    services.home_team_create(
+        actor=Actor.system(), rnd=rnd, name="B组", area=district.grid_b, members=[nurse_b], now=NOW
+    )
+    first = HomeSamplingRequest.objects.get(person=town["a2"][0])
+    services.home_request_close(actor=Actor(nurse_a), request=first, outcome="sampled", barcode="H0777", now=NOW)
+    other = services.home_request_create(actor=Actor.system(), rnd=rnd, person=town["b"][1], reason="request", now=NOW)
+    with pytest.raises(services.lab.DomainError) as exc:
+        services.home_request_close(actor=Actor(nurse_b), request=other, outcome="sampled", barcode="H0777", now=NOW)
+    assert exc.value.code == "tube_used"
+    other.refresh_from_db()
+    assert other.status == "pending"
