@@ -115,8 +115,8 @@ def get_tube_for_sampler(user: Any, barcode: str) -> Tube:
 
 def home_tube_is_teams(user: Any, tube: Tube) -> bool:
     """A home tube belongs to the sampler who opened it and their team, not to every team of the round."""
-    if tube.opened_by_id == user.pk:
-        return True
+    if tube.opened_by_id is None or tube.opened_by_id == user.pk:
+        return tube.opened_by_id == user.pk
     return HomeTeamMember.objects.filter(
         user=user, team__round_id=tube.round_id, team__members__user_id=tube.opened_by_id
     ).exists()
