@@ -18,18 +18,7 @@ from common.errors import DomainError
 from testing import selectors, services
 from testing.selectors import tube_view
 
-
-def _auth() -> list[object]:
-    # Bearer first: laboratory clients and station devices send a token and no session cookie; the
-    # session check (which enforces CSRF) then runs only for browsers.
-    from ninja.security import django_auth
-
-    from config.api import TokenAuth
-
-    return [TokenAuth(), django_auth]
-
-
-router = Router(tags=["testing"], auth=_auth())
+router = Router(tags=["testing"])
 
 
 class TubeOut(Schema):
