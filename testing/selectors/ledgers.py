@@ -1,0 +1,48 @@
+"""Rows of the ledgers (台账), read in chunks for streaming exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testing.models import (
+    Result,
+    Sample,
+    Site,
+)
+
+
+def site_ledger_rows(site: Site) -> Any:
+    return (
+        Sample.objects.filter(tube__site=site)
+        .order_by("tube__opened_at", "tube_id", "sampled_at")
+        .values_list(
+            "tube__barcode",
+            "tube__status",
+            "tube__sealed_at",
+            "person__name",
+            "person__id_number",
+            "sampled_at",
+            "is_green_channel",
+            "is_repeat_in_round",
+            "is_clock_skewed",
+            "device_at",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+def lab_ledger_rows(laboratory: Any) -> Any:
+    return (
+        Result.objects.filter(laboratory=laboratory)
+        .order_by("received_at", "id")
+        .values_list(
+            "tube__barcode",
+            "tube__pool_size",
+            "tube__member_count",
+            "value",
+            "received_at",
+            "corrected_at",
+            "tube__round__name",
+        )
+        .iterator(chunk_size=2000)
+    )
