@@ -1,0 +1,213 @@
+"""The sampler station API in-process: milliseconds and database queries per scan, and a cProfile.
+
+    .venv/bin/python bench/station_profile.py [--people 20000] [--tubes 30] [--profile 20] [--quick]
+
+PostgreSQL only (database ``fangyi_bench_station``, created, migrated and seeded on first use with the
+set-based seed of ``testing_bench.py``). A sampler with a bearer API token (the way a station device
+and ``testing_bench.py``'s wrk run authenticate) opens a tube, scans 10 sampling codes and seals it,
+``--tubes`` times, through ``django.test.Client``: no HTTP server, no other clients, so what is left is
+the CPU and the round trips of one request. Prints, per kind of submission (open, sample, seal, and
+the batch endpoint with one whole tube), the median and p90 wall milliseconds and the queries
+(statements through Django's cursor, plus COMMITs), then the top of a cProfile of ``--profile`` tubes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+DB = "fangyi_bench_station"
+PG = f"postgres://postgres@127.0.0.1:5432/{DB}"
+PY = str(ROOT / ".venv/bin/python")
+
+
+def prepare_db(fresh: bool) -> None:
+    if fresh:
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], capture_output=True, check=False)
+    env = {**os.environ, "DATABASE_URL": PG, "FANGYI_ENV": "demo"}
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = PG
+    os.environ["FANGYI_ENV"] = "demo"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import warnings
+
+    import django
+
+    warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic needed in-process
+    django.setup()
+
+
+class Counter:
+    """Statements through Django's cursor and COMMITs on the default connection."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def __enter__(self) -> Counter:
+        from django.db import connection
+
+        self._wrapper = connection.execute_wrapper(self._count)
+        self._wrapper.__enter__()
+        self._commit = connection._commit
+        connection._commit = self._counted_commit  # type: ignore[method-assign]
+        return self
+
+    def _count(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.statements += 1
+        return execute(sql, params, many, context)
+
+    def _counted_commit(self) -> Any:
+        self.commits += 1
+        return self._commit()
+
+    def __exit__(self, *exc: object) -> None:
+        from django.db import connection
+
+        connection._commit = self._commit  # type: ignore[method-assign]
+        self._wrapper.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def fixtures() -> tuple[Any, int, list[str]]:
+    """A round, a site staffed by the bench sampler, its bearer token, and sampling codes."""
+    from django.utils import timezone
+
+    from accounts.models import Membership, User
+    from accounts.roles import Role
+    from accounts.services import api_token_create
+    from audit.services import Actor
+    from people.models import Person
+    from territory.models import Area, AreaKind
+    from testing import health_port, services
+    from testing.models import Round, Site
+
+    root = Area.objects.get(parent=None, name="基准区")
+    now = timezone.now()
+    rnd = Round.objects.filter(name="基准站点轮").first() or services.round_create(
+        actor=Actor.system(), name="基准站点轮", area=root, pool_size=10, starts_at=now, now=now
+    )
+    grid = Area.objects.filter(kind=AreaKind.GRID1, path__startswith=root.path).order_by("path").first()
+    assert grid is not None
+    site = Site.objects.filter(round=rnd).first() or services.site_create(
+        actor=Actor.system(), rnd=rnd, name="基准采样点", location="-", grid=grid, now=now
+    )
+    user, created = User.objects.get_or_create(username="bench-sampler")
+    if created:
+        Membership.objects.create(user=user, area=grid, role=Role.SAMPLER)
+    services.site_staff_add(actor=Actor.system(), site=site, user=user, now=now)
+    _tok, raw = api_token_create(actor=Actor.system(), user=user, name="bench")
+    ids = list(Person.objects.filter(area_path__startswith=root.path).order_by("-id").values_list("pk", flat=True))
+    codes = [health_port.sampling_token_for(pid, now=now) for pid in ids]
+    return site, raw, codes
+
+
+def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: bool, stats: dict[str, list[Any]]) -> None:
+    nonce = time.time_ns()
+    for t in range(tubes):
+        bc = f"S{nonce}-{t}"
+        people = [codes[(nonce // 1000 + t * 10 + i) % len(codes)] for i in range(10)]
+        steps: list[tuple[str, str, dict[str, Any]]] = [
+            ("open", "tubes", {"key": f"o{bc}", "site_id": site.pk, "barcode": bc}),
+            *[("sample", "samples", {"key": f"s{bc}-{i}", "barcode": bc, "code": c}) for i, c in enumerate(people)],
+            ("seal", "seal", {"key": f"c{bc}", "barcode": bc}),
+        ]
+        if batch:
+            items = [{"kind": kind, **body} for kind, _path, body in steps]
+            steps = [("batch", "batch", {"items": items})]
+        for kind, path, body in steps:
+            with Counter() as n:
+                t0 = time.perf_counter()
+                r = client.post(f"/api/v1/testing/station/{path}", json.dumps(body), content_type="application/json")
+                ms = (time.perf_counter() - t0) * 1000
+            if r.status_code != 200:
+                raise SystemExit(f"{kind}: {r.status_code} {r.content[:300]!r}")
+            if batch:
+                bad = [x for x in r.json()["results"] if x["status"] != 200]
+                if bad:
+                    raise SystemExit(f"batch: {bad[:2]}")
+            stats[kind].append((ms, n.statements, n.commits))
+
+
+def report(stats: dict[str, list[Any]]) -> None:
+    print(f"{'submission':<22}{'n':>5}{'median ms':>11}{'p90 ms':>9}{'queries':>9}{'commits':>9}")
+    for kind in ("open", "sample", "seal", "batch"):
+        rows = stats.get(kind)
+        if not rows:
+            continue
+        ms = sorted(r[0] for r in rows)
+        q = statistics.median(r[1] for r in rows)
+        c = statistics.median(r[2] for r in rows)
+        label = "batch (1 tube, 12 items)" if kind == "batch" else kind
+        print(f"{label:<22}{len(rows):>5}{statistics.median(ms):>11.2f}{ms[int(len(ms) * 0.9)]:>9.2f}{q:>9.0f}{c:>9.0f}")
+    single = [stats[k] for k in ("open", "sample", "seal") if stats.get(k)]
+    if len(single) == 3:
+        per_tube = sum(statistics.median(r[0] for r in rows) * (10 if rows is stats["sample"] else 1) for rows in single)
+        print(f"one tube of 10 as single submissions: {per_tube:.1f} ms -> {per_tube / 10:.2f} ms per person")
+    if stats.get("batch"):
+        b = statistics.median(r[0] for r in stats["batch"])
+        print(f"one tube of 10 through the batch endpoint: {b:.1f} ms -> {b / 10:.2f} ms per person")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--people", type=int, default=20_000)
+    ap.add_argument("--tubes", type=int, default=30, help="tubes of 10 measured per mode")
+    ap.add_argument("--profile", type=int, default=20, help="tubes of 10 under cProfile (0: none)")
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--fresh", action="store_true", help="drop and re-seed the database")
+    ap.add_argument("--quick", action="store_true", help="5 tubes, profile 5")
+    args = ap.parse_args()
+    if args.quick:
+        args.tubes, args.profile, args.top = 5, 5, 15
+    print(f"cpus={os.cpu_count()} load={tuple(round(x, 1) for x in os.getloadavg())} (shared machine)")
+    prepare_db(args.fresh)
+    setup_django()
+    import testing_bench
+    from django.test import Client
+
+    testing_bench.seed(args.people, 0)
+    site, raw, codes = fixtures()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_HOST="127.0.0.1")
+    warm: dict[str, list[Any]] = defaultdict(list)
+    run(client, site, codes, 2, batch=False, stats=warm)
+    run(client, site, codes, 1, batch=True, stats=warm)
+    stats: dict[str, list[Any]] = defaultdict(list)
+    run(client, site, codes, args.tubes, batch=False, stats=stats)
+    run(client, site, codes, args.tubes, batch=True, stats=stats)
+    report(stats)
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        run(client, site, codes, args.profile, batch=False, stats=defaultdict(list))
+        prof.disable()
+        out = io.StringIO()
+        st = pstats.Stats(prof, stream=out).strip_dirs()
+        print(f"\ncProfile of {args.profile} tubes as single submissions ({args.profile * 12} requests), by own time:")
+        st.sort_stats("tottime").print_stats(args.top)
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:8000])
+        out = io.StringIO()
+        st = pstats.Stats(prof, stream=out).strip_dirs()
+        st.sort_stats("cumulative").print_stats(args.top)
+        print(f"\nby cumulative time:\n" + "\n".join(line for line in out.getvalue().splitlines() if line.strip())[:8000])
+
+
+if __name__ == "__main__":
+    main()
