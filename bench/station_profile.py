@@ -156,10 +156,11 @@ def report(stats: dict[str, list[Any]]) -> None:
         q = statistics.median(r[1] for r in rows)
         c = statistics.median(r[2] for r in rows)
         label = "batch (1 tube, 12 items)" if kind == "batch" else kind
-        print(f"{label:<22}{len(rows):>5}{statistics.median(ms):>11.2f}{ms[int(len(ms) * 0.9)]:>9.2f}{q:>9.0f}{c:>9.0f}")
-    single = [stats[k] for k in ("open", "sample", "seal") if stats.get(k)]
-    if len(single) == 3:
-        per_tube = sum(statistics.median(r[0] for r in rows) * (10 if rows is stats["sample"] else 1) for rows in single)
+        p90 = ms[int(len(ms) * 0.9)]
+        print(f"{label:<22}{len(rows):>5}{statistics.median(ms):>11.2f}{p90:>9.2f}{q:>9.0f}{c:>9.0f}")
+    if all(stats.get(k) for k in ("open", "sample", "seal")):
+        med = {k: statistics.median(r[0] for r in stats[k]) for k in ("open", "sample", "seal")}
+        per_tube = med["open"] + 10 * med["sample"] + med["seal"]
         print(f"one tube of 10 as single submissions: {per_tube:.1f} ms -> {per_tube / 10:.2f} ms per person")
     if stats.get("batch"):
         b = statistics.median(r[0] for r in stats["batch"])
@@ -198,15 +199,12 @@ def main() -> None:
         prof.enable()
         run(client, site, codes, args.profile, batch=False, stats=defaultdict(list))
         prof.disable()
-        out = io.StringIO()
-        st = pstats.Stats(prof, stream=out).strip_dirs()
-        print(f"\ncProfile of {args.profile} tubes as single submissions ({args.profile * 12} requests), by own time:")
-        st.sort_stats("tottime").print_stats(args.top)
-        print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:8000])
-        out = io.StringIO()
-        st = pstats.Stats(prof, stream=out).strip_dirs()
-        st.sort_stats("cumulative").print_stats(args.top)
-        print(f"\nby cumulative time:\n" + "\n".join(line for line in out.getvalue().splitlines() if line.strip())[:8000])
+        print(f"\ncProfile of {args.profile} tubes as single submissions ({args.profile * 12} requests)")
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)
+            print(f"-- by {order}:")
+            print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 
 if __name__ == "__main__":
