@@ -7,6 +7,8 @@ once per tube, a tube never holds more people than its pool size, a tube has at 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -16,6 +18,14 @@ POOL_SIZES = (1, 5, 10, 20)
 
 
 class RoundStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class RoundPhase(models.TextChoices):
+    """Where a round stands at a given time: an open round whose start is still ahead is scheduled."""
+
+    SCHEDULED = "scheduled", _("Scheduled")
     OPEN = "open", _("Open")
     CLOSED = "closed", _("Closed")
 
@@ -63,7 +73,8 @@ class Round(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
-    # Coverage at closing time, kept so the figures survive later changes of the roster.
+    # Coverage at closing time (totals, and per level-1 grid under "by_grid"), kept so the figures
+    # survive later changes of the roster.
     final_figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -81,6 +92,11 @@ class Round(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == RoundStatus.OPEN
+
+    def phase(self, now: dt.datetime) -> RoundPhase:
+        if self.status == RoundStatus.CLOSED:
+            return RoundPhase.CLOSED
+        return RoundPhase.SCHEDULED if now < self.starts_at else RoundPhase.OPEN
 
 
 class Site(models.Model):

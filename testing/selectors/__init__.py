@@ -24,7 +24,7 @@ from testing.selectors.coverage import (
 )
 from testing.selectors.field import grid_leaders_for_paths, home_list_for_user, prereg_ids, recheck_tasks_for_user
 from testing.selectors.lab import corrections_for, exceptions_for, result_for_lab
-from testing.selectors.ledgers import lab_ledger_rows, site_ledger_rows
+from testing.selectors.ledgers import lab_ledger_rows, round_ledger_rows, site_ledger_rows
 from testing.selectors.sites import (
     QUEUE_WINDOW,
     SECONDS_PER_SAMPLE,
@@ -63,6 +63,7 @@ __all__ = [
     "prereg_ids",
     "recheck_tasks_for_user",
     "result_for_lab",
+    "round_ledger_rows",
     "rounds_for_user",
     "site_ledger_rows",
     "site_queues",

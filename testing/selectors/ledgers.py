@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from testing.models import (
-    Result,
-    Sample,
-    Site,
-)
+from testing.models import Result, Round, RoundStatus, Sample, Site
+from testing.selectors.coverage import CoverageRow, coverage_by_grid
 
 
 def site_ledger_rows(site: Site) -> Any:
@@ -46,3 +43,14 @@ def lab_ledger_rows(laboratory: Any) -> Any:
         )
         .iterator(chunk_size=2000)
     )
+
+
+def round_ledger_rows(rnd: Round) -> list[CoverageRow]:
+    """Coverage per level-1 grid: live while the round runs, the figures kept at closing once closed."""
+    kept = rnd.final_figures.get("by_grid") if rnd.status == RoundStatus.CLOSED else None
+    if kept is None:
+        return coverage_by_grid(rnd)
+    return [
+        CoverageRow(g["path"], g["label"], g["area_id"], g["total"], g["covered"], g["exempted"], g["home_pending"])
+        for g in kept
+    ]

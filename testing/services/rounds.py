@@ -80,18 +80,21 @@ def round_create(
 
 
 def round_close(*, actor: Actor, rnd: Round, now: dt.datetime) -> Round:
-    from testing.selectors import coverage_total
+    """Close a round: no new tubes or samples from now on (tubes already filled may still be sealed),
+    and its coverage, in total and per level-1 grid, is kept as it stands."""
+    from testing.selectors import coverage_by_grid
 
     with transaction.atomic():
         locked = Round.objects.select_for_update().get(pk=rnd.pk)
         if locked.status == RoundStatus.CLOSED:
             raise Conflict("round_closed", _("This round is already closed."))
-        figures = coverage_total(locked)
+        by_grid = [g.as_dict() | {"path": g.path} for g in coverage_by_grid(locked)]
+        totals = {k: sum(g[k] for g in by_grid) for k in ("total", "covered", "exempted", "home_pending", "left")}
         locked.status = RoundStatus.CLOSED
         locked.closed_at = now
-        locked.final_figures = figures
+        locked.final_figures = totals | {"by_grid": by_grid}
         locked.save(update_fields=["status", "closed_at", "final_figures"])
-        audit_record(actor=actor, action="testing.round_close", obj=locked, now=now, extra=figures)
+        audit_record(actor=actor, action="testing.round_close", obj=locked, now=now, extra=totals)
     return locked
 
 

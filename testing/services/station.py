@@ -19,13 +19,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import Actor, audit_record
 from common.errors import Conflict, DomainError, NotFound
 from people import selectors as people_selectors
 from testing import health_port
-from testing.models import IdempotentRequest, Round, Sample, Site, Tube, TubeStatus
+from testing.models import IdempotentRequest, Round, RoundPhase, Sample, Site, Tube, TubeStatus
 
 # A device clock further than this from the server's is stored and flagged (time zones, dead RTCs).
 CLOCK_SKEW_LIMIT = dt.timedelta(minutes=5)
@@ -80,11 +81,24 @@ def clean_barcode(raw: str) -> str:
     return value
 
 
+def require_sampling(rnd: Round, now: dt.datetime) -> None:
+    """A round takes samples from its start until it is closed; tubes filled before the close may
+    still be sealed and sent to the laboratory."""
+    phase = rnd.phase(now)
+    if phase == RoundPhase.CLOSED:
+        raise Conflict("round_closed", _("This round is closed and takes no new samples."))
+    if phase == RoundPhase.SCHEDULED:
+        raise Conflict(
+            "round_not_started",
+            _("This round starts at %(at)s and takes no samples before then.")
+            % {"at": timezone.localtime(rnd.starts_at).strftime("%m-%d %H:%M")},
+        )
+
+
 def tube_open(*, actor: Actor, site: Site, barcode: str, now: dt.datetime) -> Tube:
     barcode = clean_barcode(barcode)
     rnd: Round = site.round
-    if not rnd.is_open:
-        raise Conflict("round_closed", _("This round is closed."))
+    require_sampling(rnd, now)
     try:
         with transaction.atomic():
             tube = Tube.objects.create(
@@ -101,6 +115,7 @@ def tube_open(*, actor: Actor, site: Site, barcode: str, now: dt.datetime) -> Tu
 def tube_open_home(*, actor: Actor, rnd: Round, barcode: str, now: dt.datetime) -> Tube:
     """A tube opened by a home-sampling team: no site, the round's laboratory."""
     barcode = clean_barcode(barcode)
+    require_sampling(rnd, now)
     try:
         with transaction.atomic():
             tube = Tube.objects.create(
@@ -179,6 +194,7 @@ def sample_register(
         # The row lock serialises the stations filling one tube, so the count never overshoots.
         locked = Tube.objects.select_for_update(of=("self",)).select_related("round").get(pk=tube.pk)
         rnd = locked.round
+        require_sampling(rnd, now)
         if locked.status != TubeStatus.OPEN:
             raise Conflict("tube_sealed", _("This tube is sealed. Scan a new tube."))
         if locked.member_count >= locked.pool_size:

@@ -91,7 +91,7 @@ def round_ledger(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     _audit(request, "testing.export_round", "testing.round", rnd.pk)
     rows = (
         [r.label, r.total, r.covered, r.exempted, r.home_pending, r.left, f"{r.percent}%"]
-        for r in selectors.coverage_by_grid(rnd)
+        for r in selectors.round_ledger_rows(rnd)
         if scope.contains(r.path)
     )
     return _stream(f"round-{rnd.pk}.csv", ["网格", "应检", "已检", "免检", "待上门", "未检", "覆盖率"], rows)

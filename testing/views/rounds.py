@@ -28,7 +28,8 @@ from testing.views._common import int_param, require_cap
 def index(request: HttpRequest) -> HttpResponse:
     if people_selectors.person_for_account(request.user) is not None:
         return redirect("testing:sites_near")
-    rounds = list(selectors.rounds_for_user(request.user)[:50])
+    now = timezone.now()
+    rounds = [(r, r.phase(now)) for r in selectors.rounds_for_user(request.user)[:50]]
     return render(
         request,
         "testing/index.html",
@@ -93,12 +94,14 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     root = area_get(int(selectors.view_root(request.user, rnd)[-8:]))
     total, children = selectors.coverage_children(rnd, root)
     sites = list(rnd.sites.select_related("area").order_by("name"))
-    queues = selectors.site_queues(sites, now=timezone.now())
+    now = timezone.now()
+    queues = selectors.site_queues(sites, now=now)
     return render(
         request,
         "testing/round_detail.html",
         {
             "round": rnd,
+            "phase": rnd.phase(now),
             "root": root,
             "total": total,
             "children": children,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -35,6 +36,7 @@ def station(request: HttpRequest, site_pk: int) -> HttpResponse:
         {
             "site": site,
             "round": site.round,
+            "phase": site.round.phase(timezone.now()),
             "open_tube": tubes[0] if tubes else None,
             "station_text": _texts(),
         },
