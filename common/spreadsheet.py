@@ -73,3 +73,19 @@ def xlsx_cell(ws: Any, value: Any) -> Any:
         cell.alignment = Alignment(horizontal="left")
         cell.quotePrefix = True
     return cell
+
+
+def xlsx_row(ws: Any, values: list[Any]) -> list[Any]:
+    """A row for a write-only sheet: plain values where they are safe (cheap), ``xlsx_cell`` only for
+    the text that needs it (formula-like, a carriage return, or characters XML cannot carry)."""
+    out: list[Any] = []
+    for value in values:
+        if value is None or isinstance(value, bool | int | float):
+            out.append(value)
+            continue
+        text = str(value)
+        if text.startswith(FORMULA_PREFIXES) or "\r" in text or _ILLEGAL.search(text):
+            out.append(xlsx_cell(ws, text))
+        else:
+            out.append(text)
+    return out

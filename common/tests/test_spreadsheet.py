@@ -10,15 +10,25 @@ import pytest
 from openpyxl import Workbook
 
 from common import spreadsheet
-from common.spreadsheet import REPLACEMENT, csv_safe, xlsx_cell
+from common.spreadsheet import REPLACEMENT, csv_safe, xlsx_cell, xlsx_row
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "=1+1"]
 
 
-def _roundtrip(tmp_path: Path, values: list[object]) -> tuple[list[openpyxl.cell.Cell], str]:
+def _per_cell(ws: object, values: list[object]) -> list[object]:
+    return [xlsx_cell(ws, v) for v in values]
+
+
+@pytest.fixture(params=[_per_cell, xlsx_row], ids=["xlsx_cell", "xlsx_row"])
+def build(request):
+    """Both ways of writing a row: every cell through xlsx_cell, or the cheap xlsx_row."""
+    return request.param
+
+
+def _roundtrip(tmp_path: Path, values: list[object], build=_per_cell) -> tuple[list[openpyxl.cell.Cell], str]:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("s")
-    ws.append([xlsx_cell(ws, v) for v in values])
+    ws.append(build(ws, values))
     path = tmp_path / "out.xlsx"
     wb.save(path)
     with zipfile.ZipFile(path) as z:
@@ -27,8 +37,8 @@ def _roundtrip(tmp_path: Path, values: list[object]) -> tuple[list[openpyxl.cell
     return cells, sheet_xml
 
 
-def test_formula_like_text_is_a_text_cell_with_the_exact_value(tmp_path):
-    cells, xml = _roundtrip(tmp_path, FORMULAS)
+def test_formula_like_text_is_a_text_cell_with_the_exact_value(tmp_path, build):
+    cells, xml = _roundtrip(tmp_path, FORMULAS, build)
     for cell, value in zip(cells, FORMULAS, strict=True):
         assert cell.data_type == "s", value
         assert cell.value == value
@@ -37,13 +47,13 @@ def test_formula_like_text_is_a_text_cell_with_the_exact_value(tmp_path):
     assert "<f>" not in xml and "<f " not in xml
 
 
-def test_control_characters_are_replaced_not_failing(tmp_path):
-    cells, _ = _roundtrip(tmp_path, ["a\x07b", "c\x00d", "line\nbreak"])
+def test_control_characters_are_replaced_not_failing(tmp_path, build):
+    cells, _ = _roundtrip(tmp_path, ["a\x07b", "c\x00d", "line\nbreak"], build)
     assert [c.value for c in cells] == [f"a{REPLACEMENT}b", f"c{REPLACEMENT}d", "line\nbreak"]
 
 
-def test_numbers_stay_numbers_and_none_is_empty(tmp_path):
-    cells, _ = _roundtrip(tmp_path, [3, 2.5, None, "plain"])
+def test_numbers_stay_numbers_and_none_is_empty(tmp_path, build):
+    cells, _ = _roundtrip(tmp_path, [3, 2.5, None, "plain"], build)
     assert [c.value for c in cells] == [3, 2.5, None, "plain"]
     assert cells[0].data_type == "n"
 
