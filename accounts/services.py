@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -10,12 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts import throttle
 from accounts.models import ApiToken, Membership, OtpChallenge, User
 from accounts.roles import Role
+from accounts.selectors import memberships_of
 from audit.services import Actor, audit_record
 from common.errors import DomainError, Throttled
 from common.phone import InvalidPhone, normalize_phone
@@ -159,18 +162,72 @@ def api_token_create(*, actor: Actor, user: User, name: str) -> tuple[ApiToken, 
 
 
 def api_token_authenticate(raw: str, *, now: dt.datetime) -> User | None:
+    """The active user of an unrevoked token, or None.
+
+    Every call of a sentinel device or a laboratory client comes here first, so the token, its user and
+    the user's memberships are kept in the cache for ``API_TOKEN_CACHE_SECONDS`` (default 5). Saving or
+    deleting a token, the user or one of their memberships clears the entry at once (signals in
+    ``accounts.signals``); a change that bypasses signals (a queryset update, another process with a
+    per-process cache) takes effect when the entry expires. The secret is checked on every call.
+    """
     if not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
     prefix, _sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
+    key = token_cache_key(prefix)
+    entry: _TokenEntry | None = cache.get(key)
+    cached = entry is not None and entry.expires_at > now.timestamp()
+    if not cached:
+        entry = _token_entry(prefix, now=now)
+    if entry is None or not hmac.compare_digest(entry.key_hash, hashlib.sha256(secret.encode()).hexdigest()):
+        return None
+    if entry.last_used_at is None or (now - entry.last_used_at).total_seconds() > 60:
+        # A queryset update: a save would fire the signal that drops the cached entry.
+        ApiToken.objects.filter(pk=entry.token_id).update(last_used_at=now)
+        entry = dataclasses.replace(entry, last_used_at=now)
+        cached = False
+    if not cached:
+        _token_cache(prefix, entry, now=now)  # only once the secret matched
+    return entry.user
+
+
+@dataclasses.dataclass(frozen=True)
+class _TokenEntry:
+    key_hash: str
+    token_id: int
+    last_used_at: dt.datetime | None
+    user: User  # carries its memberships (memberships_of's memo), so the capability check is free
+    expires_at: float  # a timestamp on the caller's clock, so a frozen or travelling test clock works
+
+
+def token_cache_seconds() -> float:
+    return float(settings.FANGYI.get("API_TOKEN_CACHE_SECONDS", 5))
+
+
+def token_cache_key(prefix: str) -> str:
+    return f"acc:tok:{prefix}"
+
+
+def user_tokens_cache_key(user_id: int) -> str:
+    """The prefixes of a user's cached tokens, so a change to the user or a membership can drop them."""
+    return f"acc:utok:{user_id}"
+
+
+def _token_entry(prefix: str, *, now: dt.datetime) -> _TokenEntry | None:
     token = ApiToken.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
     if token is None or not token.user.is_active:
         return None
-    if not hmac.compare_digest(token.key_hash, hashlib.sha256(secret.encode()).hexdigest()):
-        return None
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
-        token.save(update_fields=["last_used_at"])
-    return token.user
+    memberships_of(token.user)
+    expires_at = now.timestamp() + token_cache_seconds()
+    return _TokenEntry(token.key_hash, token.pk, token.last_used_at, token.user, expires_at)
+
+
+def _token_cache(prefix: str, entry: _TokenEntry, *, now: dt.datetime) -> None:
+    seconds = entry.expires_at - now.timestamp()
+    if seconds <= 0:
+        return
+    cache.set(token_cache_key(prefix), entry, seconds)
+    index = user_tokens_cache_key(entry.user.pk)
+    cache.set(index, {*(cache.get(index) or ()), prefix}, token_cache_seconds())
 
 
 # --- memberships ------------------------------------------------------------------------------
