@@ -2,7 +2,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AppendOnlyError, AuditEntry
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_append, audit_record
 
 
 @pytest.fixture
@@ -50,3 +50,33 @@ def test_admin_cannot_change_or_delete(client, django_user_model, entry):
     assert response.status_code == 403
     entry.refresh_from_db()
     assert entry.reason == "why"
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.8", "2001:DB8::1", None])
+def test_the_lean_append_writes_the_row_audit_record_writes(alice, ip):
+    import datetime as dt
+
+    at = dt.datetime(2026, 11, 29, 8, 0, 0, 123456, tzinfo=dt.UTC)
+    kwargs = {
+        "action": "health.verified",
+        "object_type": "people.person",
+        "object_id": 7,
+        "now": at,
+        "extra": {"method": "token", "colour": "绿"},
+    }
+    for actor in (Actor(user=alice, ip=ip), Actor.system()):
+        audit_record(actor=actor, **kwargs)  # type: ignore[arg-type]
+        audit_append(actor=actor, **kwargs)  # type: ignore[arg-type]
+    fields = ["at", "actor", "actor_label", "action", "object_type", "object_id", "reason", "row_count", "ip", "extra"]
+    rows = list(AuditEntry.objects.order_by("id").values_list(*fields))
+    assert len(rows) == 4 and rows[0] == rows[1] and rows[2] == rows[3]
+    assert rows[0][0] == at and rows[0][1] == alice.pk and rows[2][1] is None and rows[2][2] == "system"
+
+
+def test_the_lean_append_is_refused_updates_like_any_row(alice):
+    import datetime as dt
+
+    audit_append(actor=Actor(user=alice), action="x", object_type="y", object_id=1, now=dt.datetime.now(dt.UTC))
+    entry = AuditEntry.objects.get(action="x")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE audit_auditentry SET reason = 'forged' WHERE id = %s", [entry.pk])

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import Cap
 from accounts.selectors import has_cap
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_append, audit_record
 from common.errors import DomainError, Forbidden
 from health import selectors
 from health.models import (
@@ -106,7 +106,7 @@ def recompute_job_start(*, actor: Actor, now: dt.datetime) -> RecomputeJob:
 
 def verification_record(*, actor: Actor, person_id: int, method: str, colour: str, now: dt.datetime) -> None:
     """One audit row per verification: who looked at whose status, how, and what they saw."""
-    audit_record(
+    audit_append(
         actor=actor,
         action="health.verified",
         object_type="people.person",
