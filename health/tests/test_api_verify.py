@@ -97,3 +97,42 @@ def test_verify_query_count(client, sentinel, person_a, frozen, django_assert_ma
     client.post(URL, {"token": token}, content_type="application/json")
     with django_assert_max_num_queries(6):
         client.post(URL, {"token": token}, content_type="application/json")
+
+
+@pytest.fixture
+def device(sentinel):
+    """The sentinel's scanner: a bearer token, no session."""
+    from django.test import Client
+
+    from accounts.services import api_token_create
+    from audit.services import Actor
+
+    _token, raw = api_token_create(actor=Actor.system(), user=sentinel, name="gate scanner")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+def test_a_device_verification_is_two_queries(device, person_a, person_b, frozen, django_assert_num_queries):
+    """Once the token is warm: the status row (the person is not cached yet) and the audit row."""
+    first, _ = selectors.health_token_for(person_a.pk, now=NOW)
+    second, _ = selectors.health_token_for(person_b.pk, now=NOW)
+    assert device.post(URL, {"token": first}, content_type="application/json").status_code == 200
+    with django_assert_num_queries(2):
+        r = device.post(URL, {"token": second}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["name"] == "李*"
+    rows = AuditEntry.objects.filter(action="health.verified").order_by("id")
+    assert [(e.object_type, e.object_id, e.actor_label, e.extra) for e in rows] == [
+        ("people.person", str(person_a.pk), "sentinel", {"method": "token", "colour": "green"}),
+        ("people.person", str(person_b.pk), "sentinel", {"method": "token", "colour": "green"}),
+    ]
+    assert rows[1].at == NOW and rows[1].ip == "127.0.0.1" and rows[1].reason == "" and rows[1].row_count == 1
+
+
+def test_a_device_loses_verification_with_its_role(device, sentinel, person_a, frozen):
+    from accounts.models import Membership
+
+    token, _ = selectors.health_token_for(person_a.pk, now=NOW)
+    assert device.post(URL, {"token": token}, content_type="application/json").status_code == 200
+    Membership.objects.filter(user=sentinel).delete()
+    r = device.post(URL, {"token": token}, content_type="application/json")
+    assert r.status_code == 403 and r.json()["code"] == "verify_forbidden"
+    assert AuditEntry.objects.filter(action="health.verified").count() == 1
