@@ -27,7 +27,7 @@ run: install  ## Migrate, load the demo district (first time), serve on http://1
 	$(PY) manage.py demo_district --if-empty --residents $${RESIDENTS:-5000} --seed 2022
 	$(PY) manage.py venues_demo
 	$(PY) manage.py testing_demo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"
+	@echo "Serving on http://$${FANGYI_BIND:-127.0.0.1:8000} (Ctrl-C to stop)"
 	$(VENV)/bin/gunicorn config.wsgi -c gunicorn.conf.py
 
 demo: install  ## Rebuild the demo data into an empty database (RESIDENTS=5000)
