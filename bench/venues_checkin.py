@@ -3,6 +3,7 @@ bare JSON endpoint on the same server in the same run, then a 5× surge.
 
     .venv/bin/python bench/venues_checkin.py --db sqlite        # or --db postgres
     options: --residents 100000 --venues 2000 --sessions 2000 --seconds 20 --connections 16
+    --quick: a smoke run of a few seconds on a small database of its own (not a measurement)
 
 Data: its own database (var/bench_venues.sqlite3 or PostgreSQL database fangyi_bench), residents
 spread over households, approved venues with one code each, and Django sessions for a sample of
@@ -34,18 +35,24 @@ VAR = ROOT / "var"
 PORT = 8765
 
 
-def env_for(db: str) -> dict[str, str]:
+def env_for(db: str, name: str = "") -> dict[str, str]:
+    """The environment of the benchmark's server; ``name`` picks another database than the full run's
+    (the database is built once and reused, whatever the sizes asked for later)."""
     env = dict(os.environ)
     env["FANGYI_ENV"] = "demo"
     env.pop("DJANGO_SETTINGS_MODULE", None)
     if db == "sqlite":
-        env["DATABASE_URL"] = f"sqlite:///{VAR / 'bench_venues.sqlite3'}"
+        env["DATABASE_URL"] = f"sqlite:///{VAR / (name or 'bench_venues')}.sqlite3"
     else:
-        env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/fangyi_bench"
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name or 'fangyi_bench'}"
     return env
 
 
-def build(db: str, residents: int, venues: int, sessions: int) -> Path:
+def create_pg_database(name: str) -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"], capture_output=True)
+
+
+def build(db: str, residents: int, venues: int, sessions: int, name: str = "") -> Path:
     """Create the database and the fixture file for wrk (runs in a child with the bench env)."""
     code = f"""
 import django, datetime as dt, random
@@ -92,25 +99,25 @@ for pid, phone in ids:
     s["_auth_user_id"] = str(user.pk)
     s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
     s["_auth_user_hash"] = user.get_session_auth_hash()
-    s["fangyi_last_seen"] = dt.datetime.now(dt.UTC).timestamp()
+    s["_fy_last_seen"] = int(dt.datetime.now(dt.UTC).timestamp())  # accounts.middleware.KEY
     s.set_expiry(12 * 3600)
     s.create()
     lines.append(f"{{s.session_key}} {{random.choice(tokens)}}")
-open("{VAR}/bench_checkin_{db}.txt", "w").write("\\n".join(lines) + "\\n")
+open("{VAR}/bench_checkin_{db}{name and '_' + name}.txt", "w").write("\\n".join(lines) + "\\n")
 print("people", Person.objects.count(), "venues", Venue.objects.count(), "sessions", len(lines))
 """
     subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**env_for(db), "DJANGO_SETTINGS_MODULE": "config.settings"},
+        env={**env_for(db, name), "DJANGO_SETTINGS_MODULE": "config.settings"},
         check=True,
     )
-    return VAR / f"bench_checkin_{db}.txt"
+    return VAR / f"bench_checkin_{db}{name and '_' + name}.txt"
 
 
-def serve(db: str, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def serve(db: str, workers: int, threads: int, name: str = "") -> subprocess.Popen[bytes]:
     env = {
-        **env_for(db),
+        **env_for(db, name),
         "FANGYI_BIND": f"127.0.0.1:{PORT}",
         "FANGYI_WORKERS": str(workers),
         "FANGYI_THREADS": str(threads),
@@ -221,16 +228,24 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 2,000 residents, 50 venues, 2 workers, 4 connections, 3 s per phase, its own database",
+    )
     args = ap.parse_args()
+    name = ""
+    if args.quick:
+        args.residents, args.venues, args.sessions = 2_000, 50, 100
+        args.seconds, args.connections, args.workers, args.threads = 3, 4, 2, 8
+        name = "bench_venues_quick"
     if args.db == "postgres":
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "CREATE DATABASE fangyi_bench"], capture_output=True
-        )
-    fixtures = build(args.db, args.residents, args.venues, args.sessions)
-    server = serve(args.db, args.workers, args.threads)
+        create_pg_database(name or "fangyi_bench")
+    fixtures = build(args.db, args.residents, args.venues, args.sessions, name)
+    server = serve(args.db, args.workers, args.threads, name)
     here = str(Path(__file__).resolve().parent / "venues_checkin.lua")
     try:
-        wrk(here, fixtures, args.connections, 5)  # warm the per-process caches
+        wrk(here, fixtures, args.connections, 2 if args.quick else 5)  # warm the per-process caches
         bare = wrk(None, fixtures, args.connections, args.seconds, "/v/ping/")
         steady = wrk(here, fixtures, args.connections, args.seconds)
         probe = Probe(fixtures)
@@ -270,7 +285,7 @@ def main() -> None:
         "recovery_s": round(recovered_at - surge_end, 2) if recovered_at else None,
     }
     print(json.dumps(report, indent=1, default=float))
-    out = VAR / f"bench_venues_{args.db}_{dt.datetime.now():%Y%m%d%H%M}.json"
+    out = VAR / f"bench_venues_{args.db}{'_quick' if args.quick else ''}_{dt.datetime.now():%Y%m%d%H%M}.json"
     out.write_text(json.dumps(report, indent=1, default=float))
 
 

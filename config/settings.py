@@ -133,7 +133,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The per-process cache holds sessions, health statuses and venue codes: at Django's default of 300
+# entries a few hundred active residents evict each other and every request reads them back from
+# the database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("FANGYI_CACHE_ENTRIES", "50000"))},
+    }
+}
 if redis_url := os.environ.get("REDIS_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
 
@@ -214,6 +222,9 @@ FANGYI: dict[str, Any] = {
     "CHECKIN_MAX_PER_MINUTE": 6,  # more check-ins a minute by one account are flagged
     "CHECKIN_MAX_SPEED_KMH": 150,  # faster than this between two venues is flagged
     "CHECKIN_FLAG_MIN_KM": 2,  # below this distance, no speed check (GPS-free addresses are coarse)
+    # How long a server process may answer a scan from its cached copy of the code (a revoked code
+    # stops working at once on the process that revoked it, and everywhere with REDIS_URL).
+    "VENUE_CODE_CACHE_SECONDS": 30,
     # Admission control (venues.admission): requests running at once per process, and how long an
     # excess request may wait for a slot before it is answered 503. 0 turns it off.
     "ADMISSION_MAX_CONCURRENT": int(os.environ.get("FANGYI_ADMISSION_MAX", "4")),
