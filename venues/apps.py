@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class VenuesConfig(AppConfig):
     name = "venues"
     verbose_name = _("Venues")
+
+    def ready(self) -> None:
+        from venues import signals  # noqa: F401  (cache invalidation)

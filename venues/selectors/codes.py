@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError
 from venues.codes import InvalidCode, read_code_token
-from venues.models import VenueCode, VenueStatus
+from venues.models import Venue, VenueCode, VenueStatus
 
 
 @dataclass(frozen=True)
@@ -29,29 +33,58 @@ def invalid_code() -> DomainError:
     return DomainError("venue_code_invalid", _("Invalid venue code"))
 
 
+_ROW_FIELDS = (
+    "revoked_at",
+    "entrance_id",
+    "entrance__name",
+    "entrance__venue_id",
+    "entrance__venue__name",
+    "entrance__venue__address",
+    "entrance__venue__category",
+    "entrance__venue__latitude",
+    "entrance__venue__longitude",
+    "entrance__venue__status",
+)
+
+
+def _cache_seconds() -> int:
+    return int(settings.FANGYI.get("VENUE_CODE_CACHE_SECONDS", 30))
+
+
+def code_cache_key(code_id: int) -> str:
+    return f"venues:code:{code_id}"
+
+
+def location_cache_key(venue_id: int) -> str:
+    return f"venues:loc:{venue_id}"
+
+
+def _code_row(code_id: int) -> tuple[Any, ...] | None:
+    """The code's row with its entrance and venue, from the cache when it was read lately.
+
+    Every scan of a poster reads it, so it is cached (VENUE_CODE_CACHE_SECONDS). A change to a code,
+    entrance or venue removes the entry (venues.signals, and the services for bulk updates); with a
+    per-process cache (no REDIS_URL) the other server processes see a revocation when their entry
+    expires, so a withdrawn poster stops working everywhere within that many seconds.
+    """
+    key = code_cache_key(code_id)
+    row = cache.get(key)
+    if row is None:
+        row = VenueCode.objects.filter(pk=code_id).values_list(*_ROW_FIELDS).first()
+        if row is None:
+            return None
+        cache.set(key, row, _cache_seconds())
+    return tuple(row)
+
+
 def entrance_for_token(token: object) -> EntranceInfo:
-    """The entrance behind a poster's token, in one query; refuses forged, revoked and
+    """The entrance behind a poster's token (cached; at most one query); refuses forged, revoked and
     unapproved codes."""
     try:
         code_id = read_code_token(token)
     except InvalidCode:
         raise invalid_code() from None
-    row = (
-        VenueCode.objects.filter(pk=code_id)
-        .values_list(
-            "revoked_at",
-            "entrance_id",
-            "entrance__name",
-            "entrance__venue_id",
-            "entrance__venue__name",
-            "entrance__venue__address",
-            "entrance__venue__category",
-            "entrance__venue__latitude",
-            "entrance__venue__longitude",
-            "entrance__venue__status",
-        )
-        .first()
-    )
+    row = _code_row(code_id)
     if row is None:
         raise invalid_code()
     revoked_at, entrance_id, entrance_name, venue_id, name, address, category, lat, lon, status = row
@@ -64,6 +97,23 @@ def entrance_for_token(token: object) -> EntranceInfo:
     if status != VenueStatus.APPROVED:
         raise DomainError("venue_not_approved", _("This venue code is not in service yet."), status=409)
     return EntranceInfo(code_id, entrance_id, entrance_name, venue_id, name, address, category, lat, lon)
+
+
+def venue_location(venue_id: int) -> tuple[Decimal | None, Decimal | None]:
+    """(latitude, longitude) of a venue, cached like the codes (the abuse check reads it per scan)."""
+    key = location_cache_key(venue_id)
+    found = cache.get(key)
+    if found is None:
+        found = Venue.objects.filter(pk=venue_id).values_list("latitude", "longitude").first() or (None, None)
+        cache.set(key, found, _cache_seconds())
+    return found[0], found[1]
+
+
+def forget_codes(*, code_ids: Iterable[int] = (), venue_ids: Iterable[int] = ()) -> None:
+    """Drop cached code rows (and venue locations): after a commit that changed them."""
+    keys = [code_cache_key(c) for c in code_ids] + [location_cache_key(v) for v in venue_ids]
+    if keys:
+        cache.delete_many(keys)
 
 
 def entrance_info(entrance_id: int) -> EntranceInfo:

@@ -26,6 +26,7 @@ from venues.models import (
     VenueCode,
     VenueStatus,
 )
+from venues.selectors.codes import forget_codes
 
 GRID_KINDS = {AreaKind.GRID1, AreaKind.GRID2}
 
@@ -149,6 +150,10 @@ def code_rotate(*, actor: Actor, entrance: Entrance, now: dt.datetime) -> VenueC
 def code_revoke(*, actor: Actor, entrance: Entrance, now: dt.datetime) -> int:
     """Withdraw the entrance's code without a replacement (a door closed for good)."""
     count = VenueCode.objects.filter(entrance=entrance, revoked_at__isnull=True).update(revoked_at=now)
+    # update() sends no signal: drop the cached rows the scan path would otherwise still trust.
+    ids = list(VenueCode.objects.filter(entrance=entrance).values_list("pk", flat=True))
+    forget_codes(code_ids=ids)
+    transaction.on_commit(lambda: forget_codes(code_ids=ids))
     audit_record(actor=actor, action="venue.code_revoke", obj=entrance, now=now, row_count=count)
     return count
 
