@@ -7,7 +7,8 @@ set-based seed of ``testing_bench.py``). A sampler with a bearer API token (the 
 and ``testing_bench.py``'s wrk run authenticate) opens a tube, scans 10 sampling codes and seals it,
 ``--tubes`` times, through ``django.test.Client``: no HTTP server, no other clients, so what is left is
 the CPU and the round trips of one request. Prints, per kind of submission (open, sample, seal, and
-the batch endpoint with one whole tube), the median and p90 wall milliseconds and the queries
+the batch endpoint with one whole tube), the median and p90 wall milliseconds, the median CPU
+milliseconds of this process (Django's share; the database server's CPU is not in it) and the queries
 (statements through Django's cursor, plus COMMITs), then the top of a cProfile of ``--profile`` tubes.
 """
 
@@ -53,6 +54,37 @@ def setup_django() -> None:
 
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic needed in-process
     django.setup()
+
+
+class HealthShare:
+    """Time and statements spent inside the health app's ``sample_recorded`` (not this app's to cut)."""
+
+    def __init__(self) -> None:
+        self.ms = self.cpu = 0.0
+        self.statements = 0
+
+    def install(self, counter: Counter) -> None:
+        from testing import health_port
+
+        original = health_port.sample_recorded
+        share = self
+
+        def timed(**kw: Any) -> None:
+            before = counter.statements
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                original(**kw)
+            finally:
+                share.ms += (time.perf_counter() - t0) * 1000
+                share.cpu += (time.process_time() - c0) * 1000
+                share.statements += counter.statements - before
+
+        health_port.sample_recorded = timed  # type: ignore[assignment]
+        self._restore = (health_port, original)
+
+    def uninstall(self) -> None:
+        module, original = self._restore
+        module.sample_recorded = original  # type: ignore[attr-defined]
 
 
 class Counter:
@@ -133,21 +165,28 @@ def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: bool, st
             items = [{"kind": kind, **body} for kind, _path, body in steps]
             steps = [("batch", "batch", {"items": items})]
         for kind, path, body in steps:
+            health = HealthShare()
             with Counter() as n:
-                t0 = time.perf_counter()
-                r = client.post(f"/api/v1/testing/station/{path}", json.dumps(body), content_type="application/json")
-                ms = (time.perf_counter() - t0) * 1000
+                health.install(n)
+                t0, c0 = time.perf_counter(), time.process_time()
+                try:
+                    r = client.post(
+                        f"/api/v1/testing/station/{path}", json.dumps(body), content_type="application/json"
+                    )
+                finally:
+                    health.uninstall()
+                ms, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
             if r.status_code != 200:
                 raise SystemExit(f"{kind}: {r.status_code} {r.content[:300]!r}")
             if batch:
                 bad = [x for x in r.json()["results"] if x["status"] != 200]
                 if bad:
                     raise SystemExit(f"batch: {bad[:2]}")
-            stats[kind].append((ms, n.statements, n.commits))
+            stats[kind].append((ms, n.statements, n.commits, cpu, health.ms, health.cpu, health.statements))
 
 
 def report(stats: dict[str, list[Any]]) -> None:
-    print(f"{'submission':<22}{'n':>5}{'median ms':>11}{'p90 ms':>9}{'queries':>9}{'commits':>9}")
+    print(f"{'submission':<26}{'n':>5}{'median ms':>11}{'p90 ms':>9}{'cpu ms':>9}{'queries':>9}{'commits':>9}")
     for kind in ("open", "sample", "seal", "batch"):
         rows = stats.get(kind)
         if not rows:
@@ -155,16 +194,22 @@ def report(stats: dict[str, list[Any]]) -> None:
         ms = sorted(r[0] for r in rows)
         q = statistics.median(r[1] for r in rows)
         c = statistics.median(r[2] for r in rows)
+        cpu = statistics.median(r[3] for r in rows)
         label = "batch (1 tube, 12 items)" if kind == "batch" else kind
         p90 = ms[int(len(ms) * 0.9)]
-        print(f"{label:<22}{len(rows):>5}{statistics.median(ms):>11.2f}{p90:>9.2f}{q:>9.0f}{c:>9.0f}")
+        print(f"{label:<26}{len(rows):>5}{statistics.median(ms):>11.2f}{p90:>9.2f}{cpu:>9.2f}{q:>9.0f}{c:>9.0f}")
+        if any(r[6] for r in rows):
+            hm, hc, hq = (statistics.median(r[i] for r in rows) for i in (4, 5, 6))
+            print(f"{'  of which health':<26}{'':>5}{hm:>11.2f}{'':>9}{hc:>9.2f}{hq:>9.0f}")
     if all(stats.get(k) for k in ("open", "sample", "seal")):
-        med = {k: statistics.median(r[0] for r in stats[k]) for k in ("open", "sample", "seal")}
-        per_tube = med["open"] + 10 * med["sample"] + med["seal"]
-        print(f"one tube of 10 as single submissions: {per_tube:.1f} ms -> {per_tube / 10:.2f} ms per person")
+        for i, what in ((0, "wall"), (3, "cpu")):
+            med = {k: statistics.median(r[i] for r in stats[k]) for k in ("open", "sample", "seal")}
+            per_tube = med["open"] + 10 * med["sample"] + med["seal"]
+            print(f"one tube of 10 as single submissions: {per_tube:.1f} ms {what} -> {per_tube / 10:.2f} per person")
     if stats.get("batch"):
-        b = statistics.median(r[0] for r in stats["batch"])
-        print(f"one tube of 10 through the batch endpoint: {b:.1f} ms -> {b / 10:.2f} ms per person")
+        for i, what in ((0, "wall"), (3, "cpu")):
+            b = statistics.median(r[i] for r in stats["batch"])
+            print(f"one tube of 10 through the batch endpoint: {b:.1f} ms {what} -> {b / 10:.2f} per person")
 
 
 def main() -> None:

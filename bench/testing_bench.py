@@ -276,6 +276,7 @@ def station_script(path: str, batch: bool) -> int:
     user, created = User.objects.get_or_create(username="bench-sampler")
     if created:
         Membership.objects.create(user=user, area=grid, role=Role.SAMPLER)
+    services.site_staff_add(actor=Actor.system(), site=site, user=user, now=now)  # samplers work at their site
     _tok, raw = api_token_create(actor=Actor.system(), user=user, name="bench")
     from people.models import Person
 

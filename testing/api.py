@@ -7,7 +7,8 @@ import datetime as dt
 import hashlib
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.db import transaction
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
@@ -104,9 +105,10 @@ def _station(request: HttpRequest, item: BatchItem, now: dt.datetime) -> tuple[i
                 raise DomainError("site_required", "site_id is required")
             site = selectors.get_site_for_sampler(request.user, item.site_id)
             return tube_view(services.tube_open(actor=actor, site=site, barcode=item.barcode, now=now))
-        tube = selectors.get_tube_for_sampler(request.user, item.barcode)
+        # Found, checked and locked in one statement; the services then skip their own lock.
+        tube = selectors.get_tube_for_sampler(request.user, item.barcode, lock=True)
         if item.kind == "seal":
-            return tube_view(services.tube_seal(actor=actor, tube=tube, now=now))
+            return tube_view(services.tube_seal(actor=actor, tube=tube, now=now, locked=True))
         return services.sample_register(
             actor=actor,
             tube=tube,
@@ -114,6 +116,7 @@ def _station(request: HttpRequest, item: BatchItem, now: dt.datetime) -> tuple[i
             id_number=item.id_number,
             green_channel=item.green_channel,
             device_at=item.device_at,
+            locked=True,
             now=now,
         ).as_dict()
 
@@ -123,16 +126,12 @@ def _station(request: HttpRequest, item: BatchItem, now: dt.datetime) -> tuple[i
         return exc.status, {"code": exc.code, "message": str(exc.message)}
 
 
-def _respond(request: HttpRequest, status: int, answer: dict[str, Any]) -> Any:
-    return status, answer
-
-
 @router.post(
     "/station/tubes", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Open a new tube at a site"
 )
 def station_open(request: HttpRequest, payload: OpenIn) -> Any:
     item = BatchItem(kind="open", key=payload.key, site_id=payload.site_id, barcode=payload.barcode)
-    return _respond(request, *_guarded(request, item))
+    return _guarded(request, item)
 
 
 @router.post(
@@ -140,27 +139,28 @@ def station_open(request: HttpRequest, payload: OpenIn) -> Any:
 )
 def station_sample(request: HttpRequest, payload: SampleIn) -> Any:
     item = BatchItem(kind="sample", **payload.dict())
-    return _respond(request, *_guarded(request, item))
+    return _guarded(request, item)
 
 
 @router.post("/station/seal", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Seal a tube")
 def station_seal(request: HttpRequest, payload: SealIn) -> Any:
     item = BatchItem(kind="seal", key=payload.key, barcode=payload.barcode)
-    return _respond(request, *_guarded(request, item))
+    return _guarded(request, item)
 
 
 @router.post("/station/batch", response=BatchOut, summary="Several station submissions in order (offline queue)")
 def station_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
     results = []
-    for item in payload.items:
-        status, answer = _guarded(request, item)
-        results.append(BatchItemOut(key=item.key, status=status, answer=StationAnswer(**answer)))
+    # One transaction for the batch, one savepoint per submission: a refused submission is undone alone,
+    # and the batch costs one commit instead of one per submission.
+    with transaction.atomic():
+        for item in payload.items:
+            status, answer = _guarded(request, item)
+            results.append(BatchItemOut(key=item.key, status=status, answer=StationAnswer(**answer)))
     return BatchOut(results=results)
 
 
 def _guarded(request: HttpRequest, item: BatchItem) -> tuple[int, dict[str, Any]]:
-    from django.http import Http404
-
     # The clock is read once per submission, at the edge.
     now = timezone.now()
     try:

@@ -123,6 +123,10 @@ CASES: dict[str, Case] = {
     "venues:poster": Case(lambda w: {"pk": w.venue.pk, "entrance_id": w.entrance.pk}, owner="vm", outsider="vm_b"),
     "venues:sentinel": Case(lambda w: {"pk": w.venue.pk}, owner="vm", outsider="vm_b"),
     "venues:person_trail": Case(lambda w: {"person_id": w.person_a.pk}, owner="epi", outsider="epi_b"),
+    "venues:flag_review": Case(
+        lambda w: {"checkin_id": w.flagged_checkin},
+        method="post", data={"outcome": "genuine", "note": ""}, owner_status=302, owner="epi", outsider="epi_b",
+    ),
     "venues:companion_remove": Case(
         lambda w: {"companion_id": w.companion.pk},
         method="post", owner_status=302, owner="resident", outsider="resident_b",
@@ -151,7 +155,7 @@ EXTRA_PERSONAS: dict[str, Callable[[World], User]] = {
     "admin_a": lambda w: make_user("admin_a", Role.COMMUNITY_ADMIN, w.d.grid_a),
     "admin_b": lambda w: make_user("admin_b", Role.COMMUNITY_ADMIN, w.d.grid_b),
     "epi_b": lambda w: make_user("epi_b", Role.EPIDEMIOLOGIST, w.d.grid_b),
-    "sampler_a": lambda w: make_user("sampler_a", Role.SAMPLER, w.d.grid_a),
+    "sampler_a": lambda w: w.staff(make_user("sampler_a", Role.SAMPLER, w.d.grid_a)),
     "sampler_b": lambda w: make_user("sampler_b", Role.SAMPLER, w.d.grid_b),
     "vm": lambda w: make_user("vm", Role.VENUE_MANAGER, w.d.grid_a),
     "vm_b": lambda w: make_user("vm_b", Role.VENUE_MANAGER, w.d.grid_a),  # same grid, another venue
@@ -294,6 +298,13 @@ class World:
             hours="07:00-19:00", now=NOW,
         )
 
+    def staff(self, user: User) -> User:
+        """A sampler at site A (a sampler works at the sites they staff)."""
+        from testing import services
+
+        services.site_staff_add(actor=Actor.system(), site=self.site_a, user=user, now=NOW)
+        return user
+
     @cached_property
     def home_request_a(self) -> Any:
         from testing import services
@@ -376,6 +387,25 @@ class World:
             person_ids=[self.person_a.pk], method=Method.SCAN, client_key="key-0000001", now=NOW,
         )
         return str(outcome.scan_key)
+
+    @cached_property
+    def flagged_checkin(self) -> int:
+        """Resident A at a venue of grid A, then ten minutes later at one 145 km away: flagged."""
+        import datetime as dt
+
+        from venues import services
+        from venues.models import CheckIn, Method
+        from venues.selectors.codes import entrance_for_token
+        from venues.tests.conftest import make_venue, token_of
+
+        far = make_venue(self.d, manager=self.user("vm"), name="济南店", lat="36.6512", lon="117.1201", now=NOW)
+        for key, venue, minutes in (("flag-000001", self.venue, 20), ("flag-000002", far, 10)):
+            services.checkin_record(
+                account=self.user("resident"), entrance=entrance_for_token(token_of(venue)),
+                person_ids=[self.person_a.pk], method=Method.SCAN, client_key=key,
+                now=NOW - dt.timedelta(minutes=minutes),
+            )
+        return int(CheckIn.objects.get(is_flagged=True).pk)
 
     @cached_property
     def companion(self) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.roles import Cap
@@ -14,6 +14,7 @@ from testing.models import (
     HomeTeamMember,
     LaboratoryMember,
     Round,
+    RoundStatus,
     Site,
     SiteStaff,
     Tube,
@@ -59,29 +60,42 @@ def get_area_in_round_for_user(user: Any, rnd: Round, area_id: int, *, cap: Cap 
 
 
 def sites_for_sampler(user: Any) -> QuerySet[Site]:
-    scope = scope_for(user, Cap.TESTING_SAMPLE)
-    staffed = SiteStaff.objects.filter(user=user).values("site_id")
+    """The sites of open rounds the user staffs. A sampler works at their own site (DESIGN §1), not at
+    every site of their territory; a community admin or HQ assigns them (``site_staff_add``)."""
+    if scope_for(user, Cap.TESTING_SAMPLE).is_empty:
+        return Site.objects.none()
     return (
-        Site.objects.filter(scope.q("area_path") | Q(pk__in=staffed), round__status="open")
+        Site.objects.filter(staff__user_id=user.pk, round__status=RoundStatus.OPEN)
         .select_related("round")
         .order_by("name")
     )
 
 
 def get_site_for_sampler(user: Any, pk: int) -> Site:
-    site = sites_for_sampler(user).filter(pk=pk).first()
+    """A site the user staffs, of any round: a closed or scheduled round answers with its own code."""
+    site = None
+    if not scope_for(user, Cap.TESTING_SAMPLE).is_empty:
+        site = Site.objects.select_related("round").filter(pk=pk, staff__user_id=user.pk).first()
     if site is None:
         raise Http404
     return site
 
 
-def get_tube_for_sampler(user: Any, barcode: str) -> Tube:
-    """A tube of a site the user staffs, or of a home team they belong to; 404 otherwise."""
-    tube = Tube.objects.select_related("round", "site").filter(barcode=(barcode or "").strip()).first()
+def get_tube_for_sampler(user: Any, barcode: str, *, lock: bool = False) -> Tube:
+    """A tube of a site the user staffs, or of a home team they belong to; 404 otherwise.
+
+    With ``lock``, the tube row is locked for the rest of the caller's transaction (the station adds to
+    it next), and lookup, access check and lock are one statement: the sampler's staffing of the tube's
+    site is read as a subquery beside the row."""
+    qs = Tube.objects.select_related("round", "site").filter(barcode=(barcode or "").strip())
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    staffed = SiteStaff.objects.filter(site_id=OuterRef("site_id"), user_id=user.pk)
+    tube = qs.annotate(is_staffed=Exists(staffed)).order_by().first()
     if tube is None:
         raise Http404
     if tube.site_id is not None:
-        if not sites_for_sampler(user).filter(pk=tube.site_id).exists():
+        if not tube.is_staffed or scope_for(user, Cap.TESTING_SAMPLE).is_empty:
             raise Http404
     elif not home_tube_is_teams(user, tube):
         raise Http404

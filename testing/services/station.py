@@ -5,6 +5,11 @@ with a fingerprint of the body in the same transaction as the change, so a retry
 connection gets that answer again and nothing is recorded twice; the same key with another body is
 refused. Sample rows carry the sampler and the server time, so they are their own audit trail; tube
 opening and sealing write audit rows.
+
+The common case (a new key) costs no lookup of the key: the change and the key's row are written in
+one transaction, and the key's unique constraint turns a reuse into an IntegrityError that undoes the
+change, after which the stored answer is read. A refusal undoes whatever the action had written and is
+then stored on its own.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from django.utils.translation import gettext as _
 
 from audit.services import Actor, audit_record
 from common.errors import Conflict, DomainError, NotFound
-from people import selectors as people_selectors
 from testing import health_port
 from testing.models import IdempotentRequest, Round, RoundPhase, Sample, Site, Tube, TubeStatus
+from testing.selectors.station import person_for_scan
 
 # A device clock further than this from the server's is stored and flagged (time zones, dead RTCs).
 CLOCK_SKEW_LIMIT = dt.timedelta(minutes=5)
@@ -41,34 +46,44 @@ def fingerprint(body: dict[str, Any]) -> str:
 def idempotent_run(
     *, user: Any, key: str, body: dict[str, Any], now: dt.datetime, action: Callable[[], dict[str, Any]]
 ) -> tuple[int, dict[str, Any]]:
-    """Run ``action`` once per (user, key); return (status, answer), the stored one on a retry."""
+    """Run ``action`` once per (user, key); return (status, answer), the stored one on a retry.
+
+    Inside a caller's transaction (the batch endpoint) each run is a savepoint, so one refused or
+    replayed submission does not undo the others."""
     if not key or not _KEY.match(key):
         raise DomainError("idempotency_key_invalid", _("The submission has no valid idempotency key."))
     fp = fingerprint(body)
     try:
         with transaction.atomic():
-            stored = IdempotentRequest.objects.filter(user=user, key=key).first()
-            if stored is not None:
-                return _replay(stored, fp)
-            try:
-                with transaction.atomic():
-                    status, answer = 200, action()
-            except DomainError as exc:
-                status = exc.status
-                answer = {"code": exc.code, "message": str(exc.message), **exc.details}
-            IdempotentRequest.objects.create(
-                user=user, key=key, fingerprint=fp, status_code=status, response=answer, created_at=now
-            )
-            return status, answer
-    except IntegrityError:
-        # The same key raced in from another connection; its transaction won, ours left nothing.
-        stored = IdempotentRequest.objects.filter(user=user, key=key).first()
-        if stored is None:
-            raise
-        return _replay(stored, fp)
+            answer = action()
+            _store(user, key, fp, 200, answer, now)
+        return 200, answer
+    except DomainError as exc:
+        status, answer = exc.status, {"code": exc.code, "message": str(exc.message), **exc.details}
+    except Exception as exc:
+        # A reused key (its row's unique constraint), a key racing in from another connection, or
+        # anything else a retry meets (a site no longer staffed): nothing of this run was kept, and the
+        # stored answer stands if there is one.
+        return _replay(user, key, fp, exc)
+    # The refusal is an answer too; if the key has one already (a retry), that one stands.
+    try:
+        with transaction.atomic():
+            _store(user, key, fp, status, answer, now)
+    except IntegrityError as exc:
+        return _replay(user, key, fp, exc)
+    return status, answer
 
 
-def _replay(stored: IdempotentRequest, fp: str) -> tuple[int, dict[str, Any]]:
+def _store(user: Any, key: str, fp: str, status: int, answer: dict[str, Any], now: dt.datetime) -> None:
+    IdempotentRequest.objects.create(
+        user=user, key=key, fingerprint=fp, status_code=status, response=answer, created_at=now
+    )
+
+
+def _replay(user: Any, key: str, fp: str, exc: Exception) -> tuple[int, dict[str, Any]]:
+    stored = IdempotentRequest.objects.filter(user=user, key=key).first()
+    if stored is None:
+        raise exc  # a first submission: its own error
     if stored.fingerprint != fp:
         raise Conflict("idempotency_key_reused", _("This submission key was already used for a different submission."))
     return stored.status_code, dict(stored.response, replayed=True)
@@ -100,7 +115,9 @@ def tube_open(*, actor: Actor, site: Site, barcode: str, now: dt.datetime) -> Tu
     rnd: Round = site.round
     require_sampling(rnd, now)
     try:
-        with transaction.atomic():
+        # No savepoint: a used barcode refuses the whole submission, and the caller's transaction (or
+        # this one) is undone with it.
+        with transaction.atomic(savepoint=False):
             tube = Tube.objects.create(
                 barcode=barcode, round=rnd, site=site, pool_size=rnd.pool_size, opened_by=actor.user, opened_at=now
             )
@@ -117,7 +134,7 @@ def tube_open_home(*, actor: Actor, rnd: Round, barcode: str, now: dt.datetime) 
     barcode = clean_barcode(barcode)
     require_sampling(rnd, now)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             tube = Tube.objects.create(
                 barcode=barcode,
                 round=rnd,
@@ -157,25 +174,23 @@ class SampleOutcome:
         }
 
 
-def _resolve_person(rnd: Round, *, code: str, id_number: str, now: dt.datetime) -> tuple[Any, bool]:
-    if code:
-        try:
-            person_id = health_port.person_id_from_sampling_token(code.strip(), now=now)
-        except DomainError:
-            raise
-        found = people_selectors.people_by_ids([person_id]).get(person_id)
+def _resolve_person(rnd: Round, tube: Tube, *, code: str, id_number: str, person: Any, now: dt.datetime) -> Any:
+    if person is not None:
+        found = person_for_scan(rnd, tube.pk, person_id=person.pk)
+    elif code:
+        person_id = health_port.person_id_from_sampling_token(code.strip(), now=now)
+        found = person_for_scan(rnd, tube.pk, person_id=person_id)
         if found is None:
             raise NotFound("person_not_found", _("Nobody is registered with this sampling code."))
-        return found, False
-    if id_number:
-        # Typed numbers resolve only inside the round's territory, so the field cannot probe others.
-        person = people_selectors.person_by_id_number_in_scope(id_number, path=rnd.area_path)
-        if person is None:
+    elif id_number:
+        found = person_for_scan(rnd, tube.pk, id_number=id_number)
+        if found is None:
             raise NotFound(
                 "person_not_found", _("No resident of this round's territory has this ID number."), field="id_number"
             )
-        return person, True
-    raise DomainError("person_required", _("Scan a sampling code or type an ID number."))
+    else:
+        raise DomainError("person_required", _("Scan a sampling code or type an ID number."))
+    return found
 
 
 def sample_register(
@@ -187,32 +202,36 @@ def sample_register(
     person: Any = None,
     green_channel: bool = False,
     device_at: dt.datetime | None = None,
+    locked: bool = False,
     now: dt.datetime,
 ) -> SampleOutcome:
-    # savepoint=False: under idempotent_run the caller's savepoint undoes a refusal; alone it is a transaction.
+    """Bind a person (by sampling code, typed ID number, or given) to an open tube.
+
+    ``locked``: the caller fetched ``tube`` (with its round) by ``select_for_update`` in the current
+    transaction, as the station API does through ``get_tube_for_sampler(lock=True)``; otherwise the row
+    is locked here. A pre-registration asking for the green channel marks the sample as such."""
+    # savepoint=False: a refusal undoes the caller's transaction, or this one when there is none.
     with transaction.atomic(savepoint=False):
         # The row lock serialises the stations filling one tube, so the count never overshoots.
-        locked = Tube.objects.select_for_update(of=("self",)).select_related("round").get(pk=tube.pk)
-        rnd = locked.round
+        if not locked:
+            tube = Tube.objects.select_for_update(of=("self",)).select_related("round").get(pk=tube.pk)
+        rnd = tube.round
         require_sampling(rnd, now)
-        if locked.status != TubeStatus.OPEN:
+        if tube.status != TubeStatus.OPEN:
             raise Conflict("tube_sealed", _("This tube is sealed. Scan a new tube."))
-        if locked.member_count >= locked.pool_size:
+        if tube.member_count >= tube.pool_size:
             raise Conflict(
-                "tube_full", _("This tube is full (%(n)s in 1). Seal it and scan a new tube.") % {"n": locked.pool_size}
+                "tube_full", _("This tube is full (%(n)s in 1). Seal it and scan a new tube.") % {"n": tube.pool_size}
             )
-        by_id = False
-        if person is None:
-            person, by_id = _resolve_person(rnd, code=code, id_number=id_number, now=now)
-        earlier = list(Sample.objects.filter(round=rnd, person_id=person.pk).values_list("tube_id", flat=True))
-        if locked.pk in earlier:
-            raise Conflict("person_in_tube", _("%(name)s is already in this tube.") % {"name": person.masked_name})
+        found = _resolve_person(rnd, tube, code=code, id_number=id_number, person=person, now=now)
+        if found.is_in_tube:
+            raise Conflict("person_in_tube", _("%(name)s is already in this tube.") % {"name": found.masked_name})
         warnings = []
-        if earlier:
+        if found.is_in_round:
             warnings.append(
                 {
                     "code": "sampled_twice",
-                    "message": _("%(name)s was already sampled in this round.") % {"name": person.masked_name},
+                    "message": _("%(name)s was already sampled in this round.") % {"name": found.masked_name},
                 }
             )
         skewed = device_at is not None and abs(device_at - now) > CLOCK_SKEW_LIMIT
@@ -220,55 +239,59 @@ def sample_register(
             warnings.append(
                 {"code": "clock_skew", "message": _("This device's clock is wrong; the server time is used.")}
             )
+        green_channel = green_channel or found.wants_green_channel
         # No savepoint: the tube's row lock serialises every add to this tube, so the check above is final
         # and the unique constraint only guards against code paths that skip it.
         Sample.objects.create(
-            tube=locked,
-            person_id=person.pk,
+            tube=tube,
+            person_id=found.pk,
             round=rnd,
-            site_id=locked.site_id,
-            area_path=person.area_path,
+            site_id=tube.site_id,
+            area_path=found.area_path,
             sampled_at=now,
             device_at=device_at,
             is_clock_skewed=skewed,
             is_green_channel=green_channel,
-            is_repeat_in_round=bool(earlier),
-            by_id_number=by_id,
+            is_repeat_in_round=found.is_in_round,
+            by_id_number=not code and not person and bool(id_number),
             sampler=actor.user,
         )
-        Tube.objects.filter(pk=locked.pk).update(member_count=F("member_count") + 1)
+        Tube.objects.filter(pk=tube.pk).update(member_count=F("member_count") + 1)
         health_port.sample_recorded(
-            person_id=person.pk, sample_ref=health_port.sample_ref(locked.barcode, person.pk), sampled_at=now, now=now
+            person_id=found.pk, sample_ref=health_port.sample_ref(tube.barcode, found.pk), sampled_at=now, now=now
         )
     return SampleOutcome(
-        barcode=locked.barcode,
-        count=locked.member_count + 1,
-        pool_size=locked.pool_size,
-        person_name=person.masked_name,
+        barcode=tube.barcode,
+        count=tube.member_count + 1,
+        pool_size=tube.pool_size,
+        person_name=found.masked_name,
         sampled_at=now,
         green_channel=green_channel,
         warnings=warnings,
     )
 
 
-def tube_seal(*, actor: Actor, tube: Tube, now: dt.datetime) -> Tube:
+def tube_seal(*, actor: Actor, tube: Tube, now: dt.datetime, locked: bool = False) -> Tube:
+    """Seal a tube and route it to its laboratory. Allowed after the round closed: a tube filled before
+    the close still goes to the laboratory. ``locked`` as in ``sample_register`` (with round and site)."""
     with transaction.atomic(savepoint=False):
-        locked = Tube.objects.select_for_update(of=("self",)).select_related("round", "site").get(pk=tube.pk)
-        if locked.status == TubeStatus.SEALED:
+        if not locked:
+            tube = Tube.objects.select_for_update(of=("self",)).select_related("round", "site").get(pk=tube.pk)
+        if tube.status == TubeStatus.SEALED:
             raise Conflict("tube_sealed", _("This tube is already sealed."))
-        if locked.member_count == 0:
+        if tube.member_count == 0:
             raise DomainError("tube_empty", _("An empty tube cannot be sealed."))
         # The tube goes to the site's laboratory, or the round's when the site names none.
-        lab_id = (locked.site.laboratory_id if locked.site else None) or locked.round.laboratory_id
-        locked.status = TubeStatus.SEALED
-        locked.sealed_at = now
-        locked.laboratory_id = lab_id
-        locked.save(update_fields=["status", "sealed_at", "laboratory"])
+        lab_id = (tube.site.laboratory_id if tube.site else None) or tube.round.laboratory_id
+        tube.status = TubeStatus.SEALED
+        tube.sealed_at = now
+        tube.laboratory_id = lab_id
+        tube.save(update_fields=["status", "sealed_at", "laboratory"])
         audit_record(
             actor=actor,
             action="testing.tube_seal",
-            obj=locked,
+            obj=tube,
             now=now,
-            extra={"members": locked.member_count, "laboratory": lab_id},
+            extra={"members": tube.member_count, "laboratory": lab_id},
         )
-    return locked
+    return tube

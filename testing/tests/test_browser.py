@@ -41,7 +41,9 @@ def test_sampler_fills_a_tube_offline_and_online_and_seals_it(live_server, phone
     site = services.site_create(
         actor=Actor.system(), rnd=rnd, name="15网格检测点", location="广场", grid=district.grid_a, now=now
     )
-    make_user("caiyang", Role.SAMPLER, district.grid_a)
+    services.site_staff_add(
+        actor=Actor.system(), site=site, user=make_user("caiyang", Role.SAMPLER, district.grid_a), now=now
+    )
     people = PersonFactory.create_batch(10, area=district.household_a)
     codes = [sampling_token_for(p.pk, now=now) for p in people]
 
@@ -104,7 +106,9 @@ def test_typed_id_number_fallback_and_green_channel(live_server, phone_page, dis
     site = services.site_create(
         actor=Actor.system(), rnd=rnd, name="检测点", location="-", grid=district.grid_a, now=now
     )
-    make_user("caiyang", Role.SAMPLER, district.grid_a)
+    services.site_staff_add(
+        actor=Actor.system(), site=site, user=make_user("caiyang", Role.SAMPLER, district.grid_a), now=now
+    )
     elder = PersonFactory(area=district.household_a, name="张爷爷")
     page = phone_page
     page.goto(f"{live_server.url}/accounts/login/?next=/testing/station/{site.pk}/")

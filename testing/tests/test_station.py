@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from audit.services import Actor
 from people.tests.factories import PersonFactory
+from testing import services
 from testing.models import IdempotentRequest, Sample, Tube
 from testing.tests.conftest import NOW, token
 
@@ -22,6 +24,7 @@ def post(client: Any, path: str, body: dict[str, Any]) -> Any:
 
 @pytest.fixture
 def station(client: Any, sampler: Any, site: Any) -> Any:
+    services.site_staff_add(actor=Actor.system(), site=site, user=sampler, now=NOW)
     client.force_login(sampler)
     return client
 
@@ -180,3 +183,98 @@ def test_the_station_page_is_phone_sized_and_in_chinese(station, site):
 
 def test_wrong_method_is_405(station, site):
     assert station.get(f"{API}/tubes").status_code == 405
+
+
+def test_a_sampler_works_only_at_the_sites_they_staff(client, site, district, rnd, sampler, person_a):
+    """Same grid, same role, but not assigned to the site: the site and its tubes are not theirs."""
+    from accounts.roles import Role
+    from conftest import make_user
+
+    services.site_staff_add(actor=Actor.system(), site=site, user=sampler, now=NOW)
+    other_site = services.site_create(
+        actor=Actor.system(), rnd=rnd, name="1网格第二检测点", location="东门", grid=district.grid_a, now=NOW
+    )
+    client.force_login(sampler)
+    open_tube(client, site)
+    assert client.get("/testing/station/").url == f"/testing/station/{site.pk}/"  # their only site
+    assert client.get(f"/testing/station/{other_site.pk}/").status_code == 404
+    assert open_tube(client, other_site, barcode="T0002", key="k-other-001").status_code == 404
+
+    client.force_login(make_user("sampler3", Role.SAMPLER, district.grid_a))
+    assert "不在任何" in client.get("/testing/station/").content.decode()
+    assert client.get(f"/testing/station/{site.pk}/").status_code == 404
+    r = post(client, "samples", {"key": "k-stranger1", "barcode": "T0001", "code": token(person_a)})
+    assert r.status_code == 404 and Sample.objects.count() == 0
+
+
+def test_a_retry_gets_its_first_answer_even_after_the_staffing_changed(station, site, sampler, person_a):
+    from testing.models import SiteStaff
+
+    open_tube(station, site)
+    body = {"key": "k-late-0001", "barcode": "T0001", "code": token(person_a)}
+    first = post(station, "samples", body)
+    SiteStaff.objects.filter(user=sampler).delete()
+    again = post(station, "samples", body)
+    assert again.status_code == first.status_code == 200 and again.json()["replayed"] is True
+    fresh = post(station, "samples", {**body, "key": "k-late-0002"})
+    assert fresh.status_code == 404
+
+
+def test_a_refused_submission_in_a_batch_undoes_only_itself(station, site, person_a, person_b):
+    items = [
+        {"kind": "open", "key": "r-open-0001", "site_id": site.pk, "barcode": "T0010"},
+        {"kind": "sample", "key": "r-samp-0001", "barcode": "T0010", "code": token(person_a)},
+        {"kind": "sample", "key": "r-samp-0002", "barcode": "T0010", "code": token(person_a)},
+        {"kind": "sample", "key": "r-samp-0003", "barcode": "T0010", "code": token(person_b)},
+        {"kind": "sample", "key": "r-samp-0004", "barcode": "NOSUCHTUBE", "code": token(person_b)},
+        {"kind": "seal", "key": "r-seal-0001", "barcode": "T0010"},
+    ]
+    r = post(station, "batch", {"items": items}).json()["results"]
+    assert [x["status"] for x in r] == [200, 200, 409, 200, 404, 200]
+    assert r[2]["answer"]["code"] == "person_in_tube" and r[5]["answer"]["count"] == 2
+    assert Sample.objects.count() == 2 and Tube.objects.get().status == "sealed"
+    again = post(station, "batch", {"items": items}).json()["results"]
+    assert [x["status"] for x in again] == [200, 200, 409, 200, 404, 200]
+    assert Sample.objects.count() == 2 and IdempotentRequest.objects.count() == 5
+
+
+def test_a_closed_round_refuses_samples_with_its_code_and_seals_the_filled_tube(station, site, hq, person_a, person_b):
+    from testing.models import Round
+
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-close-001", "barcode": "T0001", "code": token(person_a)})
+    services.round_close(actor=Actor(hq), rnd=Round.objects.get(), now=NOW)
+    r = post(station, "samples", {"key": "k-close-002", "barcode": "T0001", "code": token(person_b)})
+    assert r.status_code == 409 and r.json()["code"] == "round_closed" and "结束" in r.json()["message"]
+    assert open_tube(station, site, barcode="T0002", key="k-close-003").json()["code"] == "round_closed"
+    assert post(station, "seal", {"key": "k-close-004", "barcode": "T0001"}).json()["status"] == "sealed"
+
+
+def test_a_round_not_yet_started_refuses_tubes_with_its_code(station, site):
+    from testing.models import Round
+
+    Round.objects.update(starts_at=NOW + dt.timedelta(hours=2), deadline_at=NOW + dt.timedelta(hours=26))
+    r = open_tube(station, site)
+    assert r.status_code == 409 and r.json()["code"] == "round_not_started" and "开始" in r.json()["message"]
+    assert not Tube.objects.exists()
+
+
+def test_a_person_preregistered_for_the_green_channel_is_marked_so(station, site, alice, person_a):
+    services.preregistration_create(actor=Actor(alice), rnd=site.round, person=person_a, now=NOW)
+    open_tube(station, site)
+    r = post(station, "samples", {"key": "k-prereg-01", "barcode": "T0001", "code": token(person_a)})
+    assert r.json()["green_channel"] is True and Sample.objects.get().is_green_channel
+
+
+def test_a_scan_costs_five_statements_of_this_app(station, site, person_a, person_b):
+    """Tube (found, checked, locked), person (with the tube rules' facts), sample, count, idempotency key."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-count-001", "barcode": "T0001", "code": token(person_a)})
+    with CaptureQueriesContext(connection) as ctx:
+        r = post(station, "samples", {"key": "k-count-002", "barcode": "T0001", "code": token(person_b)})
+    assert r.status_code == 200
+    ours = [q["sql"] for q in ctx.captured_queries if "testing_" in q["sql"]]
+    assert len(ours) == 5, ours

@@ -1,5 +1,6 @@
-"""Open the demo round: 第四轮 over the demo district, 10 in 1, with a site at 接庄社区15网格, a laboratory
-linked to the demo ``lab`` account, and a home-sampling team of the grid. Idempotent.
+"""Open the demo round: 第四轮 over the demo district, 10 in 1, with a site at 接庄社区15网格 staffed by the
+demo ``sampler`` account, a laboratory linked to the demo ``lab`` account, and a home-sampling team of
+the grid. Idempotent.
 
     manage.py testing_demo
 """
@@ -59,6 +60,9 @@ class Command(BaseCommand):
                 laboratory=lab,
                 now=now,
             )
+        sampler = User.objects.filter(username="sampler").first()
+        if sampler is not None:
+            services.site_staff_add(actor=actor, site=site, user=sampler, now=now)
         members = list(User.objects.filter(username__in=["sampler", "gridworker"]))
         services.home_team_create(actor=actor, rnd=rnd, name="15网格上门采样队", area=grid, members=members, now=now)
         self.stdout.write(
