@@ -76,3 +76,12 @@ class CorrectionForm(forms.Form):
 class ExceptionResolveForm(forms.Form):
     barcode = forms.CharField(label=_("Apply to tube barcode"), max_length=40, required=False)
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+
+class StaffForm(forms.Form):
+    user = forms.IntegerField(label=_("Person to add"), widget=forms.Select)
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label=_("Team name"), max_length=100)
+    area = forms.IntegerField(label=_("Works in"), widget=forms.Select)

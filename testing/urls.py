@@ -1,6 +1,6 @@
 from django.urls import path
 
-from testing.views import field, lab, ledgers, resident, rounds, station
+from testing.views import field, lab, ledgers, resident, rounds, staff, station
 
 app_name = "testing"
 urlpatterns = [
@@ -18,8 +18,13 @@ urlpatterns = [
     path("rounds/<int:pk>/home/", field.home_list, name="home_list"),
     path("rounds/<int:pk>/home/flagged/", field.home_flagged, name="home_flagged"),
     path("rounds/<int:pk>/home/<int:request_pk>/close/", field.home_close, name="home_close"),
+    path("rounds/<int:pk>/teams/", staff.home_teams, name="home_teams"),
+    path("teams/<int:team_pk>/", staff.home_team, name="home_team"),
+    path("teams/<int:team_pk>/members/<int:user_pk>/remove/", staff.home_team_member_remove, name="home_team_leave"),
     path("rechecks/", field.rechecks, name="rechecks"),
     path("sites/<int:site_pk>/ledger.csv", ledgers.site_ledger, name="site_ledger"),
+    path("sites/<int:site_pk>/staff/", staff.site_staff, name="site_staff"),
+    path("sites/<int:site_pk>/staff/<int:user_pk>/remove/", staff.site_staff_remove, name="site_staff_remove"),
     path("station/", station.station_index, name="station_index"),
     path("station/<int:site_pk>/", station.station, name="station"),
     path("lab/", lab.lab_home, name="lab"),

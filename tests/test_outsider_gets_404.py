@@ -93,6 +93,18 @@ CASES: dict[str, Case] = {
     ),
     "testing:site_ledger": Case(lambda w: {"site_pk": w.site_a.pk}),
     "testing:station": Case(lambda w: {"site_pk": w.site_a.pk}, owner="sampler_a", outsider="sampler_b"),
+    # testing: staffing of grid A's site and home-sampling team, by the admins of grid A and grid B
+    "testing:site_staff": Case(lambda w: {"site_pk": w.site_a.pk}, owner="admin_a", outsider="admin_b"),
+    "testing:site_staff_remove": Case(
+        lambda w: {"site_pk": w.site_a.pk, "user_pk": w.user("sampler_a").pk},
+        method="post", owner_status=302, owner="admin_a", outsider="admin_b",
+    ),
+    "testing:home_teams": Case(lambda w: {"pk": w.round_a.pk}, owner="admin_a", outsider="admin_b"),
+    "testing:home_team": Case(lambda w: {"team_pk": w.team_a.pk}, owner="admin_a", outsider="admin_b"),
+    "testing:home_team_leave": Case(
+        lambda w: {"team_pk": w.team_a.pk, "user_pk": w.user("sampler_a").pk},
+        method="post", owner_status=302, owner="admin_a", outsider="admin_b",
+    ),
     # testing: a laboratory's own rows
     "testing:correction_decide": Case(
         lambda w: {"pk": w.correction.pk, "decision": "reject"},
@@ -304,6 +316,15 @@ class World:
 
         services.site_staff_add(actor=Actor.system(), site=self.site_a, user=user, now=NOW)
         return user
+
+    @cached_property
+    def team_a(self) -> Any:
+        from testing import services
+
+        return services.home_team_create(
+            actor=Actor.system(), rnd=self.round_all, name="1网格上门采样队", area=self.d.grid_a,
+            members=[self.user("sampler_a")], now=NOW,
+        )
 
     @cached_property
     def home_request_a(self) -> Any:

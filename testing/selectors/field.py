@@ -60,7 +60,7 @@ def home_list_for_user(user: Any, rnd: Round) -> list[tuple[str, list[tuple[str,
     teams = HomeTeamMember.objects.filter(user=user, team__round=rnd).values("team_id")
     field_scope = scope_for(user, Cap.TESTING_FIELD)
     qs = HomeSamplingRequest.objects.filter(Q(team_id__in=teams) | field_scope.q("area_path"), round=rnd)
-    reqs = list(qs.order_by("area_path", "id")[:1000])
+    reqs = list(qs.select_related("team").order_by("area_path", "id")[:1000])
     people = people_selectors.people_by_ids([r.person_id for r in reqs])
     ids: set[int] = set()
     for r in reqs:

@@ -7,6 +7,8 @@ from testing.services.field import (
     home_request_create,
     home_requests_for_flagged,
     home_team_create,
+    home_team_member_add,
+    home_team_member_remove,
     preregistration_create,
 )
 from testing.services.lab import (
@@ -24,6 +26,7 @@ from testing.services.rounds import (
     round_create,
     site_create,
     site_staff_add,
+    site_staff_remove,
 )
 from testing.services.station import (
     idempotent_run,
@@ -43,6 +46,8 @@ __all__ = [
     "home_request_create",
     "home_requests_for_flagged",
     "home_team_create",
+    "home_team_member_add",
+    "home_team_member_remove",
     "idempotent_run",
     "laboratory_create",
     "laboratory_member_add",
@@ -54,6 +59,7 @@ __all__ = [
     "sample_register",
     "site_create",
     "site_staff_add",
+    "site_staff_remove",
     "tube_open",
     "tube_seal",
 ]

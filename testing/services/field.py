@@ -27,7 +27,7 @@ from testing.models import (
     Tube,
     TubeStatus,
 )
-from testing.selectors import home_tube_is_teams
+from testing.selectors import home_tube_is_teams, may_join_team
 
 
 def _require_open(rnd: Round) -> None:
@@ -65,17 +65,49 @@ def _team_for(rnd: Round, area_path: str) -> HomeTeam | None:
 def home_team_create(
     *, actor: Actor, rnd: Round, name: str, area: Area, members: list[Any], now: dt.datetime
 ) -> HomeTeam:
+    """A home-sampling team for ``area`` (idempotent by name). Pending requests of the area that no
+    team holds yet go to it; later requests go to the team of the deepest area holding the home."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("name_required", _("Give the team a name."), field="name")
+    if not area.path.startswith(rnd.area_path):
+        raise DomainError("team_outside_round", _("The team must work in the round's territory."), field="area")
     with transaction.atomic():
-        team, _created = HomeTeam.objects.get_or_create(
-            round=rnd, name=name.strip(), defaults={"area": area, "area_path": area.path}
+        team, created = HomeTeam.objects.get_or_create(
+            round=rnd, name=name, defaults={"area": area, "area_path": area.path}
         )
         for user in members:
+            if not may_join_team(user, team):
+                raise DomainError("not_eligible", _("%(user)s cannot join a team of this area.") % {"user": user})
             HomeTeamMember.objects.get_or_create(team=team, user=user)
         HomeSamplingRequest.objects.filter(round=rnd, team__isnull=True, area_path__startswith=area.path).update(
             team=team
         )
-        audit_record(actor=actor, action="testing.home_team_create", obj=team, now=now)
+        if created:
+            audit_record(actor=actor, action="testing.home_team_create", obj=team, now=now, extra={"area": area.pk})
     return team
+
+
+def home_team_member_add(*, actor: Actor, team: HomeTeam, user: Any, now: dt.datetime) -> HomeTeamMember:
+    """Add a sampler or a grid worker of the team's area to the team: they then see its home visits."""
+    if not may_join_team(user, team):
+        raise DomainError(
+            "not_eligible", _("Only samplers and grid staff of the team's area can join it."), field="user"
+        )
+    with transaction.atomic():
+        link, created = HomeTeamMember.objects.get_or_create(team=team, user=user)
+        if created:
+            audit_record(actor=actor, action="testing.home_team_member_add", obj=team, now=now, extra={"user": user.pk})
+    return link
+
+
+def home_team_member_remove(*, actor: Actor, team: HomeTeam, user: Any, now: dt.datetime) -> None:
+    with transaction.atomic():
+        deleted, _by_model = HomeTeamMember.objects.filter(team=team, user=user).delete()
+        if deleted:
+            audit_record(
+                actor=actor, action="testing.home_team_member_remove", obj=team, now=now, extra={"user": user.pk}
+            )
 
 
 def home_request_create(

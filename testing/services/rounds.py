@@ -133,11 +133,33 @@ def site_create(
 
 
 def site_staff_add(*, actor: Actor, site: Site, user: Any, now: dt.datetime) -> SiteStaff:
+    """Assign a sampler to a site: the station then offers them this site and its tubes."""
+    from testing.selectors import may_staff_site
+
+    if not may_staff_site(user, site):
+        raise DomainError(
+            "not_a_sampler", _("Only a sampler of this site's territory can staff it."), field="user"
+        )
     with transaction.atomic():
         staff, created = SiteStaff.objects.get_or_create(site=site, user=user)
         if created:
-            audit_record(actor=actor, action="testing.site_staff_add", obj=staff, now=now)
+            audit_record(actor=actor, action="testing.site_staff_add", obj=staff, now=now, extra={"user": user.pk})
     return staff
+
+
+def site_staff_remove(*, actor: Actor, site: Site, user: Any, now: dt.datetime) -> None:
+    """Take a sampler off a site; their tubes and samples stay as they were recorded."""
+    with transaction.atomic():
+        deleted, _by_model = SiteStaff.objects.filter(site=site, user=user).delete()
+        if deleted:
+            audit_record(
+                actor=actor,
+                action="testing.site_staff_remove",
+                object_type="testing.site",
+                object_id=site.pk,
+                now=now,
+                extra={"user": user.pk},
+            )
 
 
 def laboratory_create(*, actor: Actor, name: str, now: dt.datetime) -> Laboratory:

@@ -145,7 +145,14 @@ def home_list(request: HttpRequest, pk: int) -> HttpResponse:
         else _round_for_team(request, pk)
     )
     groups = selectors.home_list_for_user(request.user, rnd)
-    return render(request, "testing/home_list.html", {"round": rnd, "groups": groups, "form": HomeCloseForm()})
+    can_field = scope_for(request.user, Cap.TESTING_FIELD).contains(rnd.area_path) or any(
+        p.startswith(rnd.area_path) for p in scope_for(request.user, Cap.TESTING_FIELD).paths
+    )
+    return render(
+        request,
+        "testing/home_list.html",
+        {"round": rnd, "groups": groups, "form": HomeCloseForm(), "can_field": can_field},
+    )
 
 
 def _round_for_team(request: HttpRequest, pk: int) -> Round:

@@ -96,6 +96,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sites = list(rnd.sites.select_related("area").order_by("name"))
     now = timezone.now()
     queues = selectors.site_queues(sites, now=now)
+    sites_scope = scope_for(request.user, Cap.TESTING_SITES)
     return render(
         request,
         "testing/round_detail.html",
@@ -107,7 +108,8 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "children": children,
             "queues": queues,
             "can_manage": scope_for(request.user, Cap.TESTING_MANAGE).contains(rnd.area_path),
-            "can_sites": not scope_for(request.user, Cap.TESTING_SITES).is_empty,
+            "can_sites": any(rnd.area_path.startswith(p) or p.startswith(rnd.area_path) for p in sites_scope.paths),
+            "managed_sites": {s.pk for s in sites if sites_scope.contains(s.area_path)},
             "can_field": has_cap(request.user, Cap.TESTING_FIELD),
         },
     )

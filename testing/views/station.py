@@ -20,9 +20,10 @@ from testing.views._common import require_cap
 def station_index(request: HttpRequest) -> HttpResponse:
     require_cap(request, Cap.TESTING_SAMPLE)
     sites = list(selectors.sites_for_sampler(request.user))
-    if len(sites) == 1:
+    teams = list(selectors.teams_of(request.user))
+    if len(sites) == 1 and not teams:
         return redirect("testing:station", site_pk=sites[0].pk)
-    return render(request, "testing/station_index.html", {"sites": sites})
+    return render(request, "testing/station_index.html", {"sites": sites, "teams": teams})
 
 
 @require_GET

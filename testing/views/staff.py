@@ -1,0 +1,139 @@
+"""Staffing, set by community and subdistrict admins and command HQ: samplers at sampling sites, and
+home-sampling teams with their members."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User
+from accounts.roles import Cap
+from audit.services import Actor
+from common.errors import DomainError
+from testing import selectors, services
+from testing.forms import StaffForm, TeamForm
+
+
+def _pick(candidates: list[User], user_pk: int | None) -> User | None:
+    return next((u for u in candidates if u.pk == user_pk), None)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def site_staff(request: HttpRequest, site_pk: int) -> HttpResponse:
+    site = selectors.get_site_for_manager(request.user, site_pk)
+    staff = selectors.site_staff_of(site)
+    candidates = [u for u in selectors.site_staff_candidates(site)[:300] if u not in staff]
+    form = StaffForm(request.POST or None)
+    form.fields["user"].widget.choices = [(u.pk, f"{u} ({u.username})") for u in candidates]
+    if request.method == "POST" and form.is_valid():
+        user = _pick(candidates, form.cleaned_data["user"])
+        if user is None:
+            form.add_error("user", _("Choose a sampler of this site's territory."))
+        else:
+            try:
+                services.site_staff_add(actor=Actor.from_request(request), site=site, user=user, now=timezone.now())
+            except DomainError as exc:
+                form.add_error(exc.details.get("field"), str(exc.message))
+            else:
+                messages.success(request, _("%(user)s now works at this site.") % {"user": user})
+                return redirect("testing:site_staff", site_pk=site.pk)
+    return render(
+        request,
+        "testing/site_staff.html",
+        {"site": site, "round": site.round, "staff": staff, "form": form, "has_candidates": bool(candidates)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def site_staff_remove(request: HttpRequest, site_pk: int, user_pk: int) -> HttpResponse:
+    site = selectors.get_site_for_manager(request.user, site_pk)
+    user = _pick(selectors.site_staff_of(site), user_pk)
+    if user is None:
+        raise Http404
+    services.site_staff_remove(actor=Actor.from_request(request), site=site, user=user, now=timezone.now())
+    messages.success(request, _("%(user)s no longer works at this site.") % {"user": user})
+    return redirect("testing:site_staff", site_pk=site.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def home_teams(request: HttpRequest, pk: int) -> HttpResponse:
+    rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_SITES)
+    areas = selectors.team_areas_for_manager(request.user, rnd)
+    form = TeamForm(request.POST or None)
+    form.fields["area"].widget.choices = [(a.pk, f"{a.name} · {a.get_kind_display()}") for a in areas]
+    if request.method == "POST" and form.is_valid():
+        area = next((a for a in areas if a.pk == form.cleaned_data["area"]), None)
+        if area is None:
+            form.add_error("area", _("Choose a place of your territory."))
+        else:
+            try:
+                team = services.home_team_create(
+                    actor=Actor.from_request(request),
+                    rnd=rnd,
+                    name=form.cleaned_data["name"],
+                    area=area,
+                    members=[],
+                    now=timezone.now(),
+                )
+            except DomainError as exc:
+                form.add_error(exc.details.get("field"), str(exc.message))
+            else:
+                messages.success(request, _("Team set up; add its members."))
+                return redirect("testing:home_team", team_pk=team.pk)
+    return render(
+        request,
+        "testing/home_teams.html",
+        {"round": rnd, "rows": selectors.teams_for_manager(request.user, rnd), "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def home_team(request: HttpRequest, team_pk: int) -> HttpResponse:
+    team = selectors.get_team_for_manager(request.user, team_pk)
+    members = [link.user for link in team.members.select_related("user").order_by("user__username")]
+    candidates = [u for u in selectors.team_member_candidates(team)[:300] if u not in members]
+    form = StaffForm(request.POST or None)
+    form.fields["user"].widget.choices = [(u.pk, f"{u} ({u.username})") for u in candidates]
+    if request.method == "POST" and form.is_valid():
+        user = _pick(candidates, form.cleaned_data["user"])
+        if user is None:
+            form.add_error("user", _("Choose a sampler or grid worker of the team's area."))
+        else:
+            try:
+                services.home_team_member_add(
+                    actor=Actor.from_request(request), team=team, user=user, now=timezone.now()
+                )
+            except DomainError as exc:
+                form.add_error(exc.details.get("field"), str(exc.message))
+            else:
+                messages.success(request, _("%(user)s joined the team.") % {"user": user})
+                return redirect("testing:home_team", team_pk=team.pk)
+    return render(
+        request,
+        "testing/home_team.html",
+        {"team": team, "round": team.round, "members": members, "form": form, "has_candidates": bool(candidates)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+def home_team_member_remove(request: HttpRequest, team_pk: int, user_pk: int) -> HttpResponse:
+    team = selectors.get_team_for_manager(request.user, team_pk)
+    link = team.members.select_related("user").filter(user_id=user_pk).first()
+    if link is None:
+        raise Http404
+    services.home_team_member_remove(actor=Actor.from_request(request), team=team, user=link.user, now=timezone.now())
+    messages.success(request, _("%(user)s left the team.") % {"user": link.user})
+    return redirect("testing:home_team", team_pk=team.pk)
