@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from venues.models import ADDRESS_MAX, NAME_MAX, VenueCategory
+from venues.models import ADDRESS_MAX, NAME_MAX, FlagOutcome, VenueCategory
 
 
 class VenueApplyForm(forms.Form):
@@ -70,3 +70,8 @@ class SentinelForm(forms.Form):
 class CompanionForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=50)
     id_number = forms.CharField(label=_("ID number"), max_length=30)
+
+
+class FlagReviewForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=FlagOutcome.choices, widget=forms.RadioSelect)
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)

@@ -193,10 +193,51 @@ class CheckIn(models.Model):
             models.Index(fields=["venue", "checked_in_at"], name="checkin_venue_at_idx"),
             models.Index(fields=["person", "checked_in_at"], name="checkin_person_at_idx"),
             models.Index(fields=["account", "checked_in_at"], name="checkin_account_at_idx"),
+            # The review list of flagged check-ins: a few rows among millions.
+            models.Index(fields=["checked_in_at"], condition=Q(is_flagged=True), name="checkin_flagged_at_idx"),
         ]
 
     def __str__(self) -> str:
         return f"check-in {self.pk}"
+
+
+class FlagReason(models.TextChoices):
+    FAR_APART = "far_apart", _("Two venues too far apart for the time between them")
+    BURST = "burst", _("Too many check-ins in a minute")
+
+
+class FlagOutcome(models.TextChoices):
+    GENUINE = "genuine", _("Genuine visit")
+    MISUSE = "misuse", _("Misuse of the account or code")
+    DEVICE = "device", _("Device or location problem")
+
+
+class FlagReview(models.Model):
+    """An epidemiologist's finding on a flagged check-in. It changes nobody's colour: a status
+    changes only through the health app's evidence and its audited manual change.
+
+    The check-in is named by (id, time), not by a foreign key (the check-in table is partitioned);
+    the review is purged with its check-in.
+    """
+
+    checkin_id = models.BigIntegerField(unique=True)
+    checked_in_at = models.DateTimeField(db_index=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=FlagOutcome.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("flag review")
+        verbose_name_plural = _("flag reviews")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["genuine", "misuse", "device"]), name="flagreview_outcome_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkin_id}: {self.outcome}"
 
 
 class CheckinRequest(models.Model):

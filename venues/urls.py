@@ -1,6 +1,6 @@
 from django.urls import path
 
-from venues.views import manage, resident
+from venues.views import flags, manage, resident
 
 app_name = "venues"
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     path("promotion/", manage.promotion, name="promotion"),
     path("trail/", resident.my_trail, name="my_trail"),
     path("trail/<int:person_id>/", resident.person_trail, name="person_trail"),
+    path("flags/", flags.flag_list, name="flags"),
+    path("flags/<int:checkin_id>/review/", flags.flag_review, name="flag_review"),
     path("companions/", resident.companions, name="companions"),
     path("companions/<int:companion_id>/remove/", resident.companion_remove, name="companion_remove"),
     path("<int:pk>/", manage.venue_detail, name="detail"),

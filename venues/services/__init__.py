@@ -1,6 +1,7 @@
 """Writes of the venues app: venue applications and codes, check-ins, retention."""
 
 from venues.services.checkin import CheckinOutcome, checkin_record, sentinel_checkin
+from venues.services.flags import flag_review
 from venues.services.retention import PurgeResult, checkins_purge, partitions_maintain
 from venues.services.venue import (
     VenueData,
@@ -25,6 +26,7 @@ __all__ = [
     "companion_remove",
     "companion_save",
     "entrance_add",
+    "flag_review",
     "partitions_maintain",
     "poster_printed",
     "sentinel_checkin",

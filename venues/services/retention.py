@@ -18,7 +18,7 @@ from django.db.models.functions import TruncDate
 
 from audit.services import Actor, audit_record
 from venues import partitions
-from venues.models import CheckIn, CheckinRequest, Colour, VenueDailyCount
+from venues.models import CheckIn, CheckinRequest, Colour, FlagReview, VenueDailyCount
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ def checkins_purge(*, actor: Actor, now: dt.datetime, retention_days: int | None
         # The boundary day (and every row on SQLite) goes row by row.
         CheckIn.objects.filter(checked_in_at__lt=cutoff).delete()
         requests, _detail = CheckinRequest.objects.filter(created_at__lt=cutoff).delete()
+        # A review names its check-in and goes with it (the audit log keeps that a review happened).
+        FlagReview.objects.filter(checked_in_at__lt=cutoff).delete()
         audit_record(
             actor=actor,
             action="venue.checkins_purge",

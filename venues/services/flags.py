@@ -1,0 +1,52 @@
+"""Review of flagged check-ins: a finding and a note, audited; nobody's colour changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from audit.services import Actor, audit_record
+from common.errors import Conflict, DomainError
+from venues.models import FlagOutcome, FlagReview
+
+NOTE_MAX = 200
+
+
+@transaction.atomic
+def flag_review(*, actor: Actor, checkin: dict[str, Any], outcome: str, note: str, now: dt.datetime) -> FlagReview:
+    """Record the reviewer's finding on a flagged check-in (a row of
+    ``venues.selectors.flags.flagged_checkins``, so already within the reviewer's territory).
+
+    Deliberately nothing else: a finding of misuse is evidence for a person, not a status change.
+    Whoever decides a colour does it through the health app's audited manual change.
+    """
+    if outcome not in FlagOutcome.values:
+        raise DomainError("outcome_invalid", _("Choose an outcome."), field="outcome")
+    text = " ".join((note or "").split())
+    if len(text) > NOTE_MAX:
+        raise DomainError("note_too_long", _("At most %(limit)d characters.") % {"limit": NOTE_MAX}, field="note")
+    try:
+        with transaction.atomic():
+            review = FlagReview.objects.create(
+                checkin_id=checkin["id"],
+                checked_in_at=checkin["checked_in_at"],
+                outcome=outcome,
+                note=text,
+                reviewed_by=actor.user,
+                reviewed_at=now,
+            )
+    except IntegrityError:
+        raise Conflict("flag_already_reviewed", _("This check-in has already been reviewed.")) from None
+    audit_record(
+        actor=actor,
+        action="venue.flag_review",
+        object_type="venues.checkin",
+        object_id=checkin["id"],
+        reason=text,
+        now=now,
+        extra={"outcome": outcome, "flag": checkin["flag_reason"], "person": checkin["person_id"]},
+    )
+    return review
