@@ -23,6 +23,8 @@ NAV: list[tuple[Any, str, Cap | None]] = [
     (_("Status change"), "health:change", Cap.HEALTH_STATUS_CHANGE),
     (_("Status approvals"), "health:approvals", Cap.HEALTH_STATUS_APPROVE),
     (_("Status rules"), "health:rules", Cap.HEALTH_RULES),
+    (_("Venue codes"), "venues:list", Cap.VENUES_APPLY),
+    (_("Flagged check-ins"), "venues:flags", Cap.VENUES_TRACE),
 ]
 
 
