@@ -139,10 +139,6 @@ CASES: dict[str, Case] = {
         lambda w: {"checkin_id": w.flagged_checkin},
         method="post", data={"outcome": "genuine", "note": ""}, owner_status=302, owner="epi", outsider="epi_b",
     ),
-    "venues:flag_review": Case(
-        lambda w: {"checkin_id": w.flagged_checkin},
-        method="post", data={"outcome": "genuine", "note": ""}, owner_status=302, owner="epi", outsider="epi_b",
-    ),
     "venues:companion_remove": Case(
         lambda w: {"companion_id": w.companion.pk},
         method="post", owner_status=302, owner="resident", outsider="resident_b",
@@ -412,25 +408,6 @@ class World:
             person_ids=[self.person_a.pk], method=Method.SCAN, client_key="key-0000001", now=NOW,
         )
         return str(outcome.scan_key)
-
-    @cached_property
-    def flagged_checkin(self) -> int:
-        """Resident A at a venue of grid A, then ten minutes later at one 145 km away: flagged."""
-        import datetime as dt
-
-        from venues import services
-        from venues.models import CheckIn, Method
-        from venues.selectors.codes import entrance_for_token
-        from venues.tests.conftest import make_venue, token_of
-
-        far = make_venue(self.d, manager=self.user("vm"), name="济南店", lat="36.6512", lon="117.1201", now=NOW)
-        for key, venue, minutes in (("flag-000001", self.venue, 20), ("flag-000002", far, 10)):
-            services.checkin_record(
-                account=self.user("resident"), entrance=entrance_for_token(token_of(venue)),
-                person_ids=[self.person_a.pk], method=Method.SCAN, client_key=key,
-                now=NOW - dt.timedelta(minutes=minutes),
-            )
-        return int(CheckIn.objects.get(is_flagged=True).pk)
 
     @cached_property
     def flagged_checkin(self) -> int:
