@@ -196,7 +196,8 @@ def _load_statement() -> str:
 _DATETIMES = tuple(i for i, name in enumerate(_FIELDS) if name.endswith(("since", "_at")))
 
 
-def _aware(value: Any) -> Any:
+def as_aware(value: Any) -> Any:
+    """A datetime read by raw SQL as Django would convert it: SQLite hands back naive UTC (or text)."""
     if value is None or isinstance(value, dt.datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
     parsed = dt.datetime.fromisoformat(value)
@@ -212,7 +213,7 @@ def _load(person_ids: list[int]) -> dict[int, tuple[Any, ...]]:
             for row in cur.fetchall():
                 values = list(row)
                 for j in _DATETIMES:
-                    values[j] = _aware(values[j])
+                    values[j] = as_aware(values[j])
                 out[values[0]] = tuple(values)
     return out
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connection, transaction
@@ -27,6 +28,12 @@ _RESULTS = {Result.NEGATIVE, Result.POSITIVE, Result.INVALID}
 
 
 # --- recomputation core -----------------------------------------------------------------------
+#
+# Set-based per chunk of people: three evidence reads and one read of the current rows, the pure rule
+# function in Python (the one definition of the rules), then at most three writes (new rows, changed
+# rows, history). On PostgreSQL every id list and row set travels as one text parameter, split or
+# parsed by the server: psycopg renders Python lists into array literals in Python, one element at a
+# time, which cost more than the statements themselves at a million people.
 
 
 def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -34,27 +41,130 @@ def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
+def _select(sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` whose ``{ids}`` stands for "person_id is one of ids"."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(sql.format(ids="person_id = ANY(string_to_array(%s, ',')::bigint[])"), [_id_list(ids)])
+        else:
+            cur.execute(sql.format(ids=f"person_id IN ({', '.join(['%s'] * len(ids))})"), ids)
+        return cur.fetchall()
+
+
+def _id_list(ids: list[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
+
+
+def _when(column: str) -> str:
+    """A datetime column read in bulk. On PostgreSQL as integer microseconds since the epoch (exact:
+    extract() is numeric from PostgreSQL 14): Django's timestamptz loader wraps every value in Python,
+    which dominated the evidence reads of a lab batch."""
+    if connection.vendor == "postgresql":
+        return f"(extract(epoch FROM {column}) * 1000000)::bigint"
+    return column
+
+
+def _datetime_reader() -> Callable[[Any], dt.datetime | None]:
+    """Turns what ``_when`` selects into aware UTC datetimes; a batch repeats few distinct instants."""
+    memo: dict[Any, dt.datetime | None] = {None: None}
+    postgres = connection.vendor == "postgresql"
+
+    def read(value: Any) -> dt.datetime | None:
+        try:
+            return memo[value]
+        except KeyError:
+            result = _EPOCH + dt.timedelta(microseconds=value) if postgres else selectors.as_aware(value)
+            memo[value] = result
+            return result
+
+    return read
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _evidence(
     ids: list[int],
 ) -> tuple[dict[int, list[SampleFact]], dict[int, list[CompanionFact]], dict[int, ManualFact]]:
+    when = _datetime_reader()
     samples: dict[int, list[SampleFact]] = defaultdict(list)
-    for pid, ref, sampled_at, result, pooled, recorded_at in Sample.objects.filter(person_id__in=ids).values_list(
-        "person_id", "sample_ref", "sampled_at", "result", "is_pooled", "recorded_at"
+    for pid, ref, sampled_at, result, pooled, recorded_at in _select(
+        f"SELECT person_id, sample_ref, {_when('sampled_at')}, result, is_pooled, {_when('recorded_at')} "  # noqa: S608
+        f"FROM {_SAMPLE} WHERE {{ids}} ORDER BY person_id, id",
+        ids,
     ):
-        samples[pid].append(SampleFact(ref, sampled_at, result, pooled, recorded_at))
+        samples[pid].append(SampleFact(ref, when(sampled_at), result, bool(pooled), when(recorded_at)))  # type: ignore[arg-type]
     companions: dict[int, list[CompanionFact]] = defaultdict(list)
-    for pid, case_ref, exposed_at, recorded_at in CompanionRecord.objects.filter(person_id__in=ids).values_list(
-        "person_id", "case_ref", "exposed_at", "recorded_at"
+    for pid, case_ref, exposed_at, recorded_at in _select(
+        f"SELECT person_id, case_ref, {_when('exposed_at')}, {_when('recorded_at')} FROM {_COMPANION} "  # noqa: S608
+        "WHERE {ids} ORDER BY person_id, id",
+        ids,
     ):
-        companions[pid].append(CompanionFact(case_ref, exposed_at, recorded_at))
+        companions[pid].append(CompanionFact(case_ref, when(exposed_at), when(recorded_at)))  # type: ignore[arg-type]
     manual: dict[int, ManualFact] = {}
-    for pid, colour, decided_at, req in (
-        ManualDecision.objects.filter(person_id__in=ids)
-        .order_by("person_id", "decided_at", "id")
-        .values_list("person_id", "colour", "decided_at", "change_request_id")
+    for pid, colour, decided_at, req in _select(
+        f"SELECT person_id, colour, {_when('decided_at')}, change_request_id FROM {_MANUAL} "  # noqa: S608
+        "WHERE {ids} ORDER BY person_id, decided_at, id",
+        ids,
     ):
-        manual[pid] = ManualFact(colour, decided_at, req)  # ordered: the latest decision stays
+        manual[pid] = ManualFact(colour, when(decided_at), req)  # type: ignore[arg-type]  # ordered: the latest stays
     return samples, companions, manual
+
+
+# The columns of a status row as _recompute compares and writes them: the compared values first.
+_STATUS_COLUMNS = [
+    "person_id",
+    "colour",
+    "reason_code",
+    "evidence",
+    "rule_version",
+    "latest_sampled_at",
+    "latest_result",
+    "latest_negative_sampled_at",
+    "since",
+    "evaluated_at",
+]
+_STATUS_TYPES = [
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "timestamptz",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+]
+_HISTORY_COLUMNS = [
+    "person_id",
+    "at",
+    "colour",
+    "previous_colour",
+    "reason_code",
+    "evidence",
+    "rule_version",
+    "actor_label",
+    "change_request_id",
+]
+_HISTORY_TYPES = ["bigint", "timestamptz", "text", "text", "text", "text", "integer", "text", "bigint"]
+_NONE: tuple[Any, ...] = ()
+
+
+def _current(ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    """{person: (colour, reason_code, evidence, rule_version, latest_sampled_at, latest_result,
+    latest_negative_sampled_at, since)} of the people who have a status row."""
+    when = _datetime_reader()
+    columns = "person_id, colour, reason_code, evidence, rule_version, {}, latest_result, {}, {}".format(
+        _when("latest_sampled_at"), _when("latest_negative_sampled_at"), _when("since")
+    )
+    return {
+        pid: (colour, reason, evidence, version, when(latest_at), latest_result, when(latest_neg), when(since))
+        for pid, colour, reason, evidence, version, latest_at, latest_result, latest_neg, since in _select(
+            f"SELECT {columns} FROM {_STATUS} WHERE {{ids}}",  # noqa: S608
+            ids,
+        )
+    }
 
 
 def _recompute(
@@ -69,72 +179,53 @@ def _recompute(
     """Recompute the given people inside the caller's transaction; returns how many changed colour or
     reason. Writes history rows for the changes and schedules the cache invalidation."""
     changed_total = 0
+    version = rules.version
+    default = ("green", "default_green")
     for chunk in _chunks(sorted(set(ids))):
         samples, companions, manual = _evidence(chunk)
-        current = HealthStatus.objects.in_bulk(chunk)
-        create: list[HealthStatus] = []
-        update: list[HealthStatus] = []
-        touch: list[int] = []
-        history: list[StatusHistory] = []
+        current = _current(chunk)
+        create: list[tuple[Any, ...]] = []
+        update: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
         for pid in chunk:
-            s = samples.get(pid, [])
-            outcome = evaluate(s, companions.get(pid, []), manual.get(pid), rules)
-            summary = summarise(s)
+            s = samples.get(pid, _NONE)
+            outcome = evaluate(s, companions.get(pid, _NONE), manual.get(pid), rules)  # type: ignore[arg-type]
+            summary = summarise(s)  # type: ignore[arg-type]
+            values = (
+                outcome.colour,
+                outcome.reason_code,
+                outcome.evidence,
+                version,
+                summary.latest_sampled_at,
+                summary.latest_result,
+                summary.latest_negative_sampled_at,
+            )
             row = current.get(pid)
-            before = (row.colour, row.reason_code) if row else ("green", "default_green")
-            is_change = before != (outcome.colour, outcome.reason_code)
-            values = {
-                "colour": outcome.colour,
-                "reason_code": outcome.reason_code,
-                "evidence": outcome.evidence,
-                "rule_version": rules.version,
-                "latest_sampled_at": summary.latest_sampled_at,
-                "latest_result": summary.latest_result,
-                "latest_negative_sampled_at": summary.latest_negative_sampled_at,
-            }
+            before = row[:2] if row is not None else default
+            is_change = before != values[:2]
             if row is None:
-                create.append(HealthStatus(person_id=pid, since=now, evaluated_at=now, **values))
-            elif is_change or any(getattr(row, k) != v for k, v in values.items()):
-                for k, v in values.items():
-                    setattr(row, k, v)
-                row.evaluated_at = now
-                if is_change:
-                    row.since = now
-                update.append(row)
-            else:
-                touch.append(pid)
+                create.append((pid, *values, now, now))
+            elif is_change or row[:7] != values:
+                update.append((pid, *values, now if is_change else row[7], now))
             if is_change or force_history:
                 changed_total += int(is_change)
                 history.append(
-                    StatusHistory(
-                        person_id=pid,
-                        at=now,
-                        colour=outcome.colour,
-                        previous_colour=before[0],
-                        reason_code=outcome.reason_code,
-                        evidence=outcome.evidence,
-                        rule_version=rules.version,
-                        actor_label=actor_label,
-                        change_request_id=change_request_id,
+                    (
+                        pid,
+                        now,
+                        outcome.colour,
+                        before[0],
+                        outcome.reason_code,
+                        outcome.evidence,
+                        version,
+                        actor_label,
+                        change_request_id,
                     )
                 )
-        if create:
-            _insert(
-                HealthStatus._meta.db_table,
-                ["person_id", *_UPDATE_FIELDS],
-                ["bigint", *_UPDATE_TYPES],
-                [[r.person_id, *(getattr(r, f) for f in _UPDATE_FIELDS)] for r in create],
-                "",
-            )
-        if update:
-            _bulk_update(update)
-        if touch:
-            HealthStatus.objects.filter(person_id__in=touch).exclude(rule_version=rules.version).update(
-                rule_version=rules.version, evaluated_at=now
-            )
-        if history:
-            StatusHistory.objects.bulk_create(history, batch_size=2000)
-        dirty = [r.person_id for r in create] + [r.person_id for r in update]
+        _insert(_STATUS, _STATUS_COLUMNS, _STATUS_TYPES, create, "")
+        _update(_STATUS, _STATUS_COLUMNS, _STATUS_TYPES, update)
+        _insert(_HISTORY, _HISTORY_COLUMNS, _HISTORY_TYPES, history, "")
+        dirty = [r[0] for r in create] + [r[0] for r in update]
         if dirty:
             # Now, for this transaction's own reads, and again after commit, since a reader between
             # the two may have cached the old row.
@@ -143,35 +234,37 @@ def _recompute(
     return changed_total
 
 
-_UPDATE_FIELDS = [
-    "colour",
-    "reason_code",
-    "evidence",
-    "rule_version",
-    "since",
-    "evaluated_at",
-    "latest_sampled_at",
-    "latest_result",
-    "latest_negative_sampled_at",
-]
+def _rows_json(rows: list[tuple[Any, ...]] | list[list[Any]]) -> str:
+    iso: dict[dt.datetime, str] = {}
+
+    def value(v: Any) -> Any:
+        if isinstance(v, dt.datetime):
+            text = iso.get(v)
+            if text is None:
+                text = iso[v] = v.isoformat()  # the offset travels with it
+            return text
+        raise TypeError(type(v))
+
+    return json.dumps(rows, default=value, separators=(",", ":"))
 
 
-_UPDATE_TYPES = ["text", "text", "text", "integer", "timestamptz", "timestamptz", "timestamptz", "text", "timestamptz"]
+def _rows_source(types: list[str]) -> str:
+    """PostgreSQL: the rows of one JSON parameter (an array of arrays), typed column by column."""
+    columns = ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(types))
+    return f"SELECT {columns} FROM jsonb_array_elements(%s::jsonb) AS r"  # noqa: S608 - our identifiers
 
 
-def _insert(table: str, cols: list[str], types: list[str], rows: list[list[Any]], conflict: str) -> None:
-    """A set-based INSERT: one unnest() statement on PostgreSQL, executemany on SQLite. Django's
-    bulk_create compiles every value through the field machinery, which dominated lab batches."""
+def _insert(
+    table: str, cols: list[str], types: list[str], rows: list[tuple[Any, ...]] | list[list[Any]], conflict: str
+) -> None:
+    """A set-based INSERT: one statement over a JSON row set on PostgreSQL, executemany on SQLite.
+    Django's bulk_create compiles every value through the field machinery, which dominated lab batches."""
     if not rows:
         return
     names = ", ".join(cols)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            cur.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",  # noqa: S608
-                [list(col) for col in zip(*rows, strict=True)],
-            )
+            cur.execute(f"INSERT INTO {table} ({names}) {_rows_source(types)} {conflict}", [_rows_json(rows)])
         else:
             marks = ", ".join(["%s"] * len(cols))
             cur.executemany(
@@ -180,35 +273,39 @@ def _insert(table: str, cols: list[str], types: list[str], rows: list[list[Any]]
             )
 
 
-def _bulk_update(rows: list[HealthStatus]) -> None:
-    """One statement per chunk. Django's bulk_update builds CASE expressions that grow with the chunk;
-    a VALUES join is linear, which matters for lab batches of a million people."""
-    table = HealthStatus._meta.db_table
-    if connection.vendor == "postgresql":
-        cols = ", ".join(_UPDATE_FIELDS)
-        sets = ", ".join(f"{f} = v.{f}" for f in _UPDATE_FIELDS)
-        casts = _UPDATE_TYPES
-        unnest = ", ".join(f"%s::{c}[]" for c in ["bigint", *casts])
-        sql = (
-            f"UPDATE {table} AS h SET {sets} FROM unnest({unnest}) AS v(person_id, {cols}) "  # noqa: S608
-            "WHERE h.person_id = v.person_id"
-        )
-        params = [[r.person_id for r in rows]] + [[getattr(r, f) for r in rows] for f in _UPDATE_FIELDS]
-        with connection.cursor() as cur:
-            cur.execute(sql, params)
+def _update(table: str, cols: list[str], types: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """One UPDATE ... FROM per chunk keyed on the first column; executemany on SQLite. Django's
+    bulk_update builds CASE expressions that grow with the chunk."""
+    if not rows:
         return
-    sets = ", ".join(f"{f} = %s" for f in _UPDATE_FIELDS)
+    key, fields = cols[0], cols[1:]
     with connection.cursor() as cur:
-        cur.executemany(
-            f"UPDATE {table} SET {sets} WHERE person_id = %s",  # noqa: S608 - identifiers are ours
-            [[_db(getattr(r, f)) for f in _UPDATE_FIELDS] + [r.person_id] for r in rows],
-        )
+        if connection.vendor == "postgresql":
+            sets = ", ".join(f"{f} = v.{f}" for f in fields)
+            cur.execute(
+                f"UPDATE {table} AS t SET {sets} FROM ({_rows_source(types)}) AS v({', '.join(cols)}) "  # noqa: S608
+                f"WHERE t.{key} = v.{key}",
+                [_rows_json(rows)],
+            )
+        else:
+            sets = ", ".join(f"{f} = %s" for f in fields)
+            cur.executemany(
+                f"UPDATE {table} SET {sets} WHERE {key} = %s",  # noqa: S608 - identifiers are ours
+                [[_db(v) for v in row[1:]] + [row[0]] for row in rows],
+            )
 
 
 def _db(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return connection.ops.adapt_datetimefield_value(value)
     return value
+
+
+_SAMPLE = Sample._meta.db_table
+_COMPANION = CompanionRecord._meta.db_table
+_MANUAL = ManualDecision._meta.db_table
+_STATUS = HealthStatus._meta.db_table
+_HISTORY = StatusHistory._meta.db_table
 
 
 # --- evidence from other modules --------------------------------------------------------------
@@ -245,27 +342,16 @@ def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], no
         by_person[item[0]].append(item)
     for chunk in _chunks(sorted(by_person)):
         rows = [
-            Sample(
-                person_id=pid,
-                sample_ref=ref,
-                sampled_at=sampled_at,
-                result=result,
-                is_pooled=pooled,
-                result_at=now,
-                recorded_at=now,
-            )
+            (pid, ref, sampled_at, result, pooled, now, now)
             for p in chunk
             for (pid, ref, result, pooled, sampled_at) in by_person[p]
         ]
         with transaction.atomic():
             _insert(
-                Sample._meta.db_table,
+                _SAMPLE,
                 ["person_id", "sample_ref", "sampled_at", "result", "is_pooled", "result_at", "recorded_at"],
                 ["bigint", "text", "timestamptz", "text", "boolean", "timestamptz", "timestamptz"],
-                [
-                    [r.person_id, r.sample_ref, r.sampled_at, r.result, r.is_pooled, r.result_at, r.recorded_at]
-                    for r in rows
-                ],
+                rows,
                 "ON CONFLICT (person_id, sample_ref) DO UPDATE SET result = excluded.result, "
                 "is_pooled = excluded.is_pooled, result_at = excluded.result_at, recorded_at = excluded.recorded_at",
             )
