@@ -85,3 +85,8 @@ class StaffForm(forms.Form):
 class TeamForm(forms.Form):
     name = forms.CharField(label=_("Team name"), max_length=100)
     area = forms.IntegerField(label=_("Works in"), widget=forms.Select)
+
+
+class LedgerUnmaskForm(forms.Form):
+    format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV")], initial="xlsx")
+    reason = forms.CharField(label=_("Reason for the unmasked export"), max_length=500)

@@ -67,6 +67,7 @@ CASES: dict[str, Case] = {
     "testing:site_create": Case(lambda w: {"pk": w.round_a.pk}, owner="admin_a", outsider="admin_b"),
     "testing:coverage": Case(lambda w: {"pk": w.round_a.pk}),
     "testing:round_ledger": Case(lambda w: {"pk": w.round_a.pk}),
+    "testing:round_ledger_xlsx": Case(lambda w: {"pk": w.round_a.pk}),
     "testing:calls": Case(lambda w: {"pk": w.round_a.pk}),
     "testing:home_list": Case(lambda w: {"pk": w.round_a.pk}),
     "testing:home_flagged": Case(lambda w: {"pk": w.round_a.pk}, method="post", owner_status=302),
@@ -92,6 +93,8 @@ CASES: dict[str, Case] = {
         method="post", data={"outcome": "absent"}, owner_status=302,
     ),
     "testing:site_ledger": Case(lambda w: {"site_pk": w.site_a.pk}),
+    "testing:site_ledger_xlsx": Case(lambda w: {"site_pk": w.site_a.pk}),
+    "testing:site_ledger_unmasked": Case(lambda w: {"site_pk": w.site_a.pk}, owner="admin_a", outsider="admin_b"),
     "testing:station": Case(lambda w: {"site_pk": w.site_a.pk}, owner="sampler_a", outsider="sampler_b"),
     # testing: staffing of grid A's site and home-sampling team, by the admins of grid A and grid B
     "testing:site_staff": Case(lambda w: {"site_pk": w.site_a.pk}, owner="admin_a", outsider="admin_b"),

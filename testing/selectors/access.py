@@ -59,6 +59,14 @@ def get_area_in_round_for_user(user: Any, rnd: Round, area_id: int, *, cap: Cap 
     return area
 
 
+def get_site_for_viewer(user: Any, pk: int) -> Site:
+    """A site inside the user's TESTING_VIEW scope (its ledger); 404 otherwise."""
+    site = Site.objects.select_related("round").filter(pk=pk).first()
+    if site is None or not scope_for(user, Cap.TESTING_VIEW).contains(site.area_path):
+        raise Http404
+    return site
+
+
 def sites_for_sampler(user: Any) -> QuerySet[Site]:
     """The sites of open rounds the user staffs. A sampler works at their own site (DESIGN §1), not at
     every site of their territory; a community admin or HQ assigns them (``site_staff_add``)."""

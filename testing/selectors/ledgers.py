@@ -9,6 +9,8 @@ from testing.selectors.coverage import CoverageRow, coverage_by_grid
 
 
 def site_ledger_rows(site: Site) -> Any:
+    """Tubes of the site with their members, in the order they were filled; ``area_path`` is the
+    person's home at sampling time (for the reveal scope), then the sampler's name and username."""
     return (
         Sample.objects.filter(tube__site=site)
         .order_by("tube__opened_at", "tube_id", "sampled_at")
@@ -18,7 +20,10 @@ def site_ledger_rows(site: Site) -> Any:
             "tube__sealed_at",
             "person__name",
             "person__id_number",
+            "area_path",
             "sampled_at",
+            "sampler__display_name",
+            "sampler__username",
             "is_green_channel",
             "is_repeat_in_round",
             "is_clock_skewed",

@@ -19,6 +19,7 @@ from testing.services.lab import (
     parse_result_file,
     results_ingest,
 )
+from testing.services.ledgers import lab_ledger_export, round_ledger_export, site_ledger_export
 from testing.services.rounds import (
     laboratory_create,
     laboratory_member_add,
@@ -49,6 +50,7 @@ __all__ = [
     "home_team_member_add",
     "home_team_member_remove",
     "idempotent_run",
+    "lab_ledger_export",
     "laboratory_create",
     "laboratory_member_add",
     "parse_result_file",
@@ -56,8 +58,10 @@ __all__ = [
     "results_ingest",
     "round_close",
     "round_create",
+    "round_ledger_export",
     "sample_register",
     "site_create",
+    "site_ledger_export",
     "site_staff_add",
     "site_staff_remove",
     "tube_open",

@@ -106,4 +106,4 @@ def test_round_and_lab_ledgers(client, hq, lab_user, rnd, site, sampler, person_
         content_type="application/json",
     )
     text = b"".join(client.get("/testing/lab/ledger.csv").streaming_content).decode("utf-8-sig")
-    assert "L0002" in text and "negative" in text
+    assert "L0002" in text and "阴性" in text

@@ -1,109 +1,95 @@
-"""Ledgers (台账): streamed CSV, masked, formula-safe, each export audited."""
+"""Ledgers (台账) as CSV or Excel: masked by default, formula-safe, streamed, each export audited. The
+site ledger may be exported unmasked, through a POSTed form with a reason (a GET link never reveals)."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from typing import Any
+from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Cap
 from accounts.selectors import scope_for
-from audit.services import Actor, audit_record
-from common.masking import mask_id_number, mask_name
-from common.spreadsheet import csv_safe
+from audit.services import Actor
+from common.errors import DomainError
 from testing import selectors
+from testing.forms import LedgerUnmaskForm
 from testing.models import Site
+from testing.services import ledgers
+from testing.services.ledgers import LedgerFile
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _stream(filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def gen() -> Iterator[str]:
-        yield "\ufeff"  # Excel opens UTF-8 CSV correctly only with a BOM
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([csv_safe(v) for v in row])
-
-    response = StreamingHttpResponse(gen(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+def _respond(export: LedgerFile) -> HttpResponseBase:
+    if export.file is not None:
+        return FileResponse(
+            export.file, as_attachment=True, filename=export.file_name, content_type=export.content_type
+        )
+    response = StreamingHttpResponse(export.stream or iter(()), content_type=export.content_type)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(export.file_name)}"
     return response
 
 
-def _local(value: Any) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+@require_GET
+@login_required
+def site_ledger(request: HttpRequest, site_pk: int, fmt: str) -> HttpResponseBase:
+    site = selectors.get_site_for_viewer(request.user, site_pk)
+    export = ledgers.site_ledger_export(actor=Actor.from_request(request), site=site, fmt=fmt, now=timezone.now())
+    return _respond(export)
 
 
-def _audit(request: HttpRequest, action: str, object_type: str, object_id: int) -> None:
-    with transaction.atomic():
-        audit_record(
-            actor=Actor.from_request(request),
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            now=timezone.now(),
-        )
+@require_http_methods(["GET", "POST"])
+@login_required
+def site_ledger_unmasked(request: HttpRequest, site_pk: int) -> HttpResponseBase:
+    """GET: the form (format, reason); POST: the unmasked file, or the form again with what is wrong."""
+    site = selectors.get_site_for_viewer(request.user, site_pk)
+    form = LedgerUnmaskForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            export = ledgers.site_ledger_export(
+                actor=Actor.from_request(request),
+                site=site,
+                fmt=form.cleaned_data["format"],
+                unmasked=True,
+                reason=form.cleaned_data["reason"],
+                now=timezone.now(),
+            )
+        except DomainError as exc:
+            form.add_error(exc.details.get("field"), str(exc.message))
+            status = exc.status
+        else:
+            return _respond(export)
+    elif request.method == "POST":
+        status = 400
+    return _form(request, site, form, status)
+
+
+def _form(request: HttpRequest, site: Site, form: LedgerUnmaskForm, status: int) -> HttpResponse:
+    can_unmask = scope_for(request.user, Cap.REVEAL_ID).contains(site.area_path)
+    return render(
+        request,
+        "testing/ledger_unmasked.html",
+        {"site": site, "form": form, "can_unmask": can_unmask},
+        status=status,
+    )
 
 
 @require_GET
 @login_required
-def site_ledger(request: HttpRequest, site_pk: int) -> StreamingHttpResponse:
-    site = Site.objects.select_related("round").filter(pk=site_pk).first()
-    if site is None or not scope_for(request.user, Cap.TESTING_VIEW).contains(site.area_path):
-        raise Http404
-    _audit(request, "testing.export_site", "testing.site", site.pk)
-    rows = (
-        [
-            barcode,
-            status,
-            _local(sealed),
-            mask_name(name),
-            mask_id_number(idn),
-            _local(sampled),
-            "Y" if green else "",
-            "Y" if repeat else "",
-            _local(device) if skew else "",
-        ]
-        for barcode, status, sealed, name, idn, sampled, green, repeat, skew, device in selectors.site_ledger_rows(site)
-    )
-    return _stream(
-        f"site-{site.pk}.csv",
-        ["试管条码", "状态", "封管时间", "姓名", "身份证号", "采样时间", "绿色通道", "本轮重复", "设备时间(偏差)"],
-        rows,
-    )
-
-
-@require_GET
-@login_required
-def round_ledger(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def round_ledger(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     rnd = selectors.get_round_for_user(request.user, pk)
-    scope = scope_for(request.user, Cap.TESTING_VIEW)
-    _audit(request, "testing.export_round", "testing.round", rnd.pk)
-    rows = (
-        [r.label, r.total, r.covered, r.exempted, r.home_pending, r.left, f"{r.percent}%"]
-        for r in selectors.round_ledger_rows(rnd)
-        if scope.contains(r.path)
-    )
-    return _stream(f"round-{rnd.pk}.csv", ["网格", "应检", "已检", "免检", "待上门", "未检", "覆盖率"], rows)
+    export = ledgers.round_ledger_export(actor=Actor.from_request(request), rnd=rnd, fmt=fmt, now=timezone.now())
+    return _respond(export)
 
 
 @require_GET
 @login_required
-def lab_ledger(request: HttpRequest) -> StreamingHttpResponse:
+def lab_ledger(request: HttpRequest, fmt: str) -> HttpResponseBase:
     lab = selectors.laboratory_of(request.user)
-    _audit(request, "testing.export_lab", "testing.laboratory", lab.pk)
-    rows = (
-        [barcode, f"{pool}合1" if pool > 1 else "单管", members, value, _local(received), _local(corrected), rnd]
-        for barcode, pool, members, value, received, corrected, rnd in selectors.lab_ledger_rows(lab)
+    return _respond(
+        ledgers.lab_ledger_export(actor=Actor.from_request(request), laboratory=lab, fmt=fmt, now=timezone.now())
     )
-    return _stream(f"lab-{lab.pk}.csv", ["试管条码", "混采", "人数", "结果", "接收时间", "更正时间", "轮次"], rows)

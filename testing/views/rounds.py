@@ -97,6 +97,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     queues = selectors.site_queues(sites, now=now)
     sites_scope = scope_for(request.user, Cap.TESTING_SITES)
+    reveal_scope = scope_for(request.user, Cap.REVEAL_ID)
     return render(
         request,
         "testing/round_detail.html",
@@ -110,6 +111,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_manage": scope_for(request.user, Cap.TESTING_MANAGE).contains(rnd.area_path),
             "can_sites": any(rnd.area_path.startswith(p) or p.startswith(rnd.area_path) for p in sites_scope.paths),
             "managed_sites": {s.pk for s in sites if sites_scope.contains(s.area_path)},
+            "unmask_sites": {s.pk for s in sites if reveal_scope.contains(s.area_path)},
             "can_field": has_cap(request.user, Cap.TESTING_FIELD),
         },
     )
