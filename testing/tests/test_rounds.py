@@ -86,3 +86,11 @@ def test_a_closed_round_keeps_its_figures_when_the_roster_changes(client, hq, rn
     assert grid_a[1:3] == ["1", "1"]  # the figures at closing: 1 to test, 1 tested
     assert closed.final_figures["total"] == 1
     assert selectors.coverage_total(closed)["total"] == 6  # live figures move on; the kept ones do not
+
+
+def test_residents_see_when_a_scheduled_sites_sampling_starts(client, resident, later, district):
+    services.site_create(actor=Actor.system(), rnd=later, name="明日检测点", location="广场", grid=district.grid_a,
+                         now=NOW)
+    client.force_login(resident)
+    body = client.get("/testing/near/").content.decode()
+    assert "明日检测点" in body and "04-21 15:00" in body and "开始采样" in body

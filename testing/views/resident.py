@@ -18,6 +18,7 @@ def sites_near(request: HttpRequest) -> HttpResponse:
     person = people_selectors.person_for_account(request.user)
     if person is None:
         return redirect("testing:index")
-    queues = selectors.sites_near(person, now=timezone.now())
+    now = timezone.now()
+    queues = selectors.sites_near(person, now=now)
     template = "testing/_site_queues.html" if request.headers.get("HX-Request") else "testing/sites_near.html"
-    return render(request, template, {"queues": queues, "person": person})
+    return render(request, template, {"queues": queues, "person": person, "now": now})
