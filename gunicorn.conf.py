@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+from typing import Any
 
 bind = os.environ.get("FANGYI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FANGYI_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -18,3 +19,10 @@ max_requests_jitter = 2000
 accesslog = os.environ.get("FANGYI_ACCESS_LOG") or None
 errorlog = "-"
 proc_name = "fangyi"
+
+
+def when_ready(server: Any) -> None:
+    """The master is up: start the daily check-in purge (venues.scheduler; FANGYI_RETENTION_HOUR)."""
+    from venues.scheduler import start_from_env
+
+    start_from_env(server.log)

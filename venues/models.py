@@ -288,3 +288,28 @@ class SavedCompanion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id} → {self.companion_id}"
+
+
+class RetentionRun(models.Model):
+    """One day's scheduled purge, claimed by the first server that starts it: every node runs the
+    daily scheduler, and this row (unique per day) lets exactly one of them purge."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    day = models.DateField(unique=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    owner = models.CharField(max_length=100)  # host and process id of the claimant
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=["running", "done", "failed"]), name="retentionrun_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.outcome}"

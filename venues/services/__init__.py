@@ -2,7 +2,13 @@
 
 from venues.services.checkin import CheckinOutcome, checkin_record, sentinel_checkin
 from venues.services.flags import flag_review
-from venues.services.retention import PurgeResult, checkins_purge, partitions_maintain
+from venues.services.retention import (
+    PurgeResult,
+    checkins_purge,
+    partitions_maintain,
+    retention_claim,
+    retention_finish,
+)
 from venues.services.venue import (
     VenueData,
     code_revoke,
@@ -29,6 +35,8 @@ __all__ = [
     "flag_review",
     "partitions_maintain",
     "poster_printed",
+    "retention_claim",
+    "retention_finish",
     "sentinel_checkin",
     "venue_apply",
     "venue_review",

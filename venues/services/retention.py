@@ -12,13 +12,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 
 from audit.services import Actor, audit_record
 from venues import partitions
-from venues.models import CheckIn, CheckinRequest, Colour, FlagReview, VenueDailyCount
+from venues.models import CheckIn, CheckinRequest, Colour, FlagReview, RetentionRun, VenueDailyCount
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,47 @@ def checkins_purge(*, actor: Actor, now: dt.datetime, retention_days: int | None
         )
     created = partitions_maintain(now=now)
     return PurgeResult(cutoff, deleted, dropped, requests, created)
+
+
+# --- once a day, whichever node comes first -----------------------------------------------------
+
+CLAIMED, DONE, BUSY = "claimed", "done", "busy"
+
+
+def retention_claim(
+    *, day: dt.date, owner: str, now: dt.datetime, stale_after: dt.timedelta = dt.timedelta(hours=2)
+) -> tuple[str, RetentionRun | None]:
+    """Claim ``day``'s scheduled purge for ``owner``.
+
+    (CLAIMED, run) to the first caller of the day; (DONE, None) once a run of the day finished;
+    (BUSY, None) while another claimant runs it. A failed run, or one that has been running longer
+    than ``stale_after`` (its process died), is taken over by the next caller. The unique day and a
+    conditional UPDATE decide races, so it holds across processes and nodes on one database.
+    """
+    try:
+        with transaction.atomic():
+            run = RetentionRun.objects.create(
+                day=day, outcome=RetentionRun.Outcome.RUNNING, owner=owner, started_at=now
+            )
+        return CLAIMED, run
+    except IntegrityError:
+        pass
+    run = RetentionRun.objects.get(day=day)
+    if run.outcome == RetentionRun.Outcome.DONE:
+        return DONE, None
+    if run.outcome == RetentionRun.Outcome.RUNNING and now - run.started_at < stale_after:
+        return BUSY, None
+    taken = RetentionRun.objects.filter(pk=run.pk, outcome=run.outcome, started_at=run.started_at).update(
+        outcome=RetentionRun.Outcome.RUNNING, owner=owner, started_at=now, finished_at=None, detail=""
+    )
+    if not taken:  # another caller took it over between the read and the update
+        return BUSY, None
+    run.refresh_from_db()
+    return CLAIMED, run
+
+
+def retention_finish(*, run: RetentionRun, ok: bool, detail: str, now: dt.datetime) -> None:
+    run.outcome = RetentionRun.Outcome.DONE if ok else RetentionRun.Outcome.FAILED
+    run.finished_at = now
+    run.detail = detail[:300]
+    run.save(update_fields=["outcome", "finished_at", "detail"])
