@@ -59,7 +59,7 @@ def flagged_checkins(user: Any, *, state: str = "open", now: dt.datetime) -> Que
         qs = qs.filter(~reviewed)
     elif state == "reviewed":
         qs = qs.filter(reviewed)
-    return qs.order_by("-checked_in_at", "-id").values(*_FIELDS)  # type: ignore[return-value]
+    return qs.order_by("-checked_in_at", "-id").values(*_FIELDS)
 
 
 @dataclass(frozen=True)
