@@ -36,7 +36,8 @@ _RESULTS = {Result.NEGATIVE, Result.POSITIVE, Result.INVALID}
 # time, which cost more than the statements themselves at a million people.
 
 
-def _chunks(ids: list[int], size: int = CHUNK) -> Iterator[list[int]]:
+def _chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
+    size = size or CHUNK  # read at call time, so a test can make chunks small
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
 
