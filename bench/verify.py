@@ -1,7 +1,7 @@
 """Verification read benchmark: POST /api/v1/health/verify against the bare /health/ping/ on the same
 gunicorn server in the same run, with wrk as the load generator in a second process.
 
-    .venv/bin/python bench/verify.py [--people 100000] [--seconds 15] [--backends sqlite,postgres]
+    .venv/bin/python bench/verify.py [--people 100000] [--seconds 15] [--backends sqlite,postgres] [--threads 1]
 
 Each backend gets its own database (var/bench_health.sqlite3, PostgreSQL fangyi_bench_health).
 """
@@ -66,12 +66,12 @@ def wrk(url: str, seconds: int, script: str | None = None) -> dict[str, float]:
     }
 
 
-def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], threads: int = 1) -> subprocess.Popen[bytes]:
     server_env = {
         **env,
         "FANGYI_BIND": f"127.0.0.1:{PORT}",
         "FANGYI_WORKERS": os.environ.get("WORKERS", "4"),
-        "FANGYI_THREADS": "1",
+        "FANGYI_THREADS": str(threads),
         "FANGYI_ADMISSION_MAX": "64",
         "ALLOWED_HOSTS": "127.0.0.1",
     }
@@ -98,11 +98,14 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=100_000)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--backends", default="postgres,sqlite")
+    # More than one thread per worker lets PostgreSQL flush several verifications' audit rows with one
+    # WAL fsync (group commit); one thread waits for its own flush.
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     print(f"cpus={os.cpu_count()} load={os.getloadavg()} (other engineers' work shares this machine)")
     for backend in args.backends.split(","):
         env = prepare(PG if backend == "postgres" else SQLITE, args.people)
-        proc = serve(env)
+        proc = serve(env, args.threads)
         try:
             script = str(ROOT / "var/bench_verify.lua")
             wrk(f"http://127.0.0.1:{PORT}/health/ping/", 3)  # warm up every worker
