@@ -121,6 +121,7 @@ def serve(db: str, workers: int, threads: int, name: str = "") -> subprocess.Pop
         "FANGYI_BIND": f"127.0.0.1:{PORT}",
         "FANGYI_WORKERS": str(workers),
         "FANGYI_THREADS": str(threads),
+        "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge inside the measurement
     }
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],

@@ -5,8 +5,9 @@ FANGYI_RETENTION_HOUR (local time, default 03; ``off`` disables it), the thread 
 ``manage.py venues_retention --daily`` in a child process, so the purge's memory and any crash stay
 out of the master, and logs the outcome through gunicorn's logger. The command claims the day in
 the database: on several nodes every master tries, one purges, the others are told it is done.
-A server started after the hour catches up at once; a failed or contended run is retried every
-RETRY_SECONDS until it succeeds that day.
+A server started after the hour catches up STARTUP_DELAY_SECONDS later (not while it warms up or a
+deployment restarts every node); a failed or contended run is retried every RETRY_SECONDS until it
+succeeds that day.
 
 Standard library only: the master process never sets Django up.
 """
@@ -29,6 +30,7 @@ ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # settings.TIME_ZONE: the day a purge
 EX_TEMPFAIL = 75  # the command: another process is purging right now
 RETRY_SECONDS = 600
 MAX_WAIT_SECONDS = 3600  # wake at least hourly, so a changed clock cannot postpone a run for long
+STARTUP_DELAY_SECONDS = 600
 RUN_TIMEOUT_SECONDS = 3 * 3600
 
 _started: threading.Thread | None = None
@@ -77,7 +79,9 @@ class RetentionScheduler:
             self.log.error("venues retention %s failed (exit %s): %s", today, code, output.strip()[-2000:])
         return RETRY_SECONDS
 
-    def loop(self, stop: threading.Event) -> None:
+    def loop(self, stop: threading.Event, *, delay: float = 0.0) -> None:
+        if delay and stop.wait(delay):
+            return
         while not stop.is_set():
             try:
                 wait = self.step()
@@ -125,7 +129,11 @@ def start_from_env(log: Any, environ: dict[str, str] | os._Environ[str] = os.env
         return _started
     scheduler = RetentionScheduler(hour=hour, run=run_command, log=log)
     _started = threading.Thread(
-        target=scheduler.loop, args=(threading.Event(),), name="venues-retention", daemon=True
+        target=scheduler.loop,
+        args=(threading.Event(),),
+        kwargs={"delay": STARTUP_DELAY_SECONDS},
+        name="venues-retention",
+        daemon=True,
     )
     _started.start()
     log.info("venues retention scheduled daily at %02d:00 %s", hour, ZONE)

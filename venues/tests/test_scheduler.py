@@ -198,3 +198,24 @@ def test_a_failing_purge_is_recorded_and_retried(monkeypatch: Any) -> None:
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         call_command("venues_retention", "--daily")
     assert RetentionRun.objects.get().outcome == "done"
+
+
+def test_the_first_check_waits_for_the_startup_delay() -> None:
+    import threading
+
+    calls: list[int] = []
+
+    def run() -> tuple[int, str]:
+        calls.append(1)
+        return 0, ""
+
+    s = scheduler.RetentionScheduler(hour=3, run=run, log=Log(), clock=Clock(_local(20, 9)))
+
+    class Stopped(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            self.waited = timeout
+            return True  # asked to stop during the delay
+
+    stop = Stopped()
+    s.loop(stop, delay=scheduler.STARTUP_DELAY_SECONDS)
+    assert stop.waited == scheduler.STARTUP_DELAY_SECONDS and calls == []
