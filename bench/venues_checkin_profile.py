@@ -10,7 +10,8 @@ middleware stack, CSRF enforced as for a browser: first one check-in per session
 and status caches, as the warm-up of the wrk run does), then --requests check-ins round-robin over
 the sessions, each with a new retry key. Reported per path: the API (`POST /api/v1/venues/checkins`),
 the poster scan (`POST /v/<token>/`, answered with a redirect) and the verification page it redirects
-to (`GET /v/s/<key>/`): median and mean milliseconds and queries per request. With --profile the
+to (`GET /v/s/<key>/`): median and mean wall milliseconds, this process's CPU milliseconds and the
+queries of one request. With --profile the
 measured loop of each path runs under cProfile and the top functions are printed.
 
 This is the cost of the code alone (no HTTP parsing, no network, one thread); wrk figures are in
@@ -90,6 +91,7 @@ def measure(label: str, calls: list[Any], profile: bool) -> dict[str, float]:
     sample = [x["sql"] for x in q.captured_queries]
     times = []
     prof = cProfile.Profile() if profile else None
+    cpu0 = time.process_time()
     for call in calls[1:]:
         t0 = time.perf_counter()
         if prof:
@@ -101,10 +103,12 @@ def measure(label: str, calls: list[Any], profile: bool) -> dict[str, float]:
     result = {
         "median_ms": round(statistics.median(times), 2),
         "mean_ms": round(statistics.fmean(times), 2),
+        # CPU of this process only (Django and the driver; not the database server's).
+        "cpu_ms": round((time.process_time() - cpu0) * 1000 / len(times), 2),
         "queries": len(sample),
     }
     print(f"{label:<28} median {result['median_ms']:6.2f} ms  mean {result['mean_ms']:6.2f} ms  "
-          f"queries {result['queries']}  ({len(times)} requests)")
+          f"cpu {result['cpu_ms']:5.2f} ms  queries {result['queries']}  ({len(times)} requests)")
     if os.environ.get("SHOW_SQL"):
         for sql in sample:
             print("    ", sql[:160])
