@@ -7,6 +7,7 @@ urlpatterns = [
     path("", manage.venue_list, name="list"),
     path("apply/", manage.venue_apply, name="apply"),
     path("promotion/", manage.promotion, name="promotion"),
+    path("export.csv", manage.venue_export, name="export"),
     path("trail/", resident.my_trail, name="my_trail"),
     path("trail/<int:person_id>/", resident.person_trail, name="person_trail"),
     path("flags/", flags.flag_list, name="flags"),

@@ -1,6 +1,7 @@
 """Writes of the venues app: venue applications and codes, check-ins, retention."""
 
 from venues.services.checkin import CheckinOutcome, checkin_record, sentinel_checkin
+from venues.services.export import venues_export
 from venues.services.flags import flag_review
 from venues.services.retention import (
     PurgeResult,
@@ -40,4 +41,5 @@ __all__ = [
     "sentinel_checkin",
     "venue_apply",
     "venue_review",
+    "venues_export",
 ]

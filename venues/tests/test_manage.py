@@ -146,3 +146,23 @@ def test_promotion_rolls_up_shops(alice: Any, bob: Any, district: Any, vm: Any) 
     grid_page = _login(alice).get(f"/venues/promotion/?area={district.grid_a.pk}").content.decode()
     assert "铺1" in grid_page and "铺0" not in grid_page
     assert _login(alice).get(f"/venues/promotion/?area={district.grid_b.pk}").status_code == 404
+
+
+def test_ledger_export_is_scoped_neutralised_masked_and_audited(
+    alice: Any, vm: Any, vm_client: Client, district: Any
+) -> None:
+    import csv
+
+    from audit.models import AuditEntry
+
+    make_venue(district, manager=vm, name='=HYPERLINK("http://x","点我")')
+    make_venue(district, manager=vm, name="二网格店", grid=district.grid_b)
+    r = _login(alice).get("/venues/export.csv")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(b"".join(r.streaming_content).decode("utf-8-sig").splitlines()))
+    assert rows[0][0] == "场所" and len(rows) == 2  # grid A only
+    name, phone, entrances = rows[1][0], rows[1][7], rows[1][5]
+    assert name == "'=HYPERLINK(\"http://x\",\"点我\")" and phone == "139****0000"
+    assert "正门 " in entrances and "-01-1" in entrances
+    assert AuditEntry.objects.get(action="venue.export").row_count == 1
+    assert vm_client.get("/venues/export.csv").status_code == 404  # a manager has no ledger of others

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -50,6 +50,23 @@ def venue_list(request: HttpRequest) -> HttpResponse:
             "can_promote": not scope_for(request.user, Cap.VENUES_MANAGE).is_empty,
         },
     )
+
+
+@require_GET
+@login_required
+def venue_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The venue ledger of the user's territory as CSV (staff of a territory, not venue managers)."""
+    if scope_for(request.user, Cap.VENUES_MANAGE).is_empty:
+        raise Http404
+    now = timezone.now()
+    qs = selectors.venues_for_user(request.user)
+    response = StreamingHttpResponse(
+        services.venues_export(actor=Actor.from_request(request), venues=qs, now=now),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="venues-{timezone.localdate(now):%Y%m%d}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
