@@ -143,3 +143,8 @@ def test_saved_companion_without_phone(resident_client: Client, token: str, dist
 
 def test_wrong_method(resident_client: Client, token: str) -> None:
     assert resident_client.put(f"/v/{token}/").status_code == 405
+
+
+def test_the_resident_finds_the_trail_and_companions_on_their_page(resident_client: Client) -> None:
+    page = resident_client.get("/people/me/").content.decode()
+    assert 'href="/venues/trail/"' in page and 'href="/venues/companions/"' in page and "行动轨迹" in page
