@@ -216,6 +216,10 @@ FANGYI: dict[str, Any] = {
     "HEALTH_CODE_TTL_SECONDS": 60,
     "SAMPLING_CODE_TTL_DAYS": 30,
     "STATUS_BULK_APPROVAL_THRESHOLD": 20,
+    # How long a server process may trust its cached copy of a bearer token, its user and their
+    # memberships (a change saved through the models clears it at once in that process, and everywhere
+    # with REDIS_URL; a revoked token or removed role stops working elsewhere within this many seconds).
+    "API_TOKEN_CACHE_SECONDS": 5,
     # Venue codes and check-ins (venues app).
     "VENUE_REVIEW_REQUIRED": os.environ.get("FANGYI_VENUE_REVIEW", "1") == "1",
     "CHECKIN_RETENTION_DAYS": 28,
