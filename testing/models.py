@@ -74,7 +74,8 @@ class Round(models.Model):
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     # Coverage at closing time (totals, and per level-1 grid under "by_grid"), kept so the figures
-    # survive later changes of the roster.
+    # survive later changes of the roster; "nodes_kept" says the figures of every node are kept too
+    # (RoundFigure), which rounds closed before those were kept lack.
     final_figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -93,10 +94,36 @@ class Round(models.Model):
     def is_open(self) -> bool:
         return self.status == RoundStatus.OPEN
 
+    @property
+    def keeps_node_figures(self) -> bool:
+        """Closed, with the figures of every node kept at closing: coverage reads RoundFigure."""
+        return self.status == RoundStatus.CLOSED and bool(self.final_figures.get("nodes_kept"))
+
     def phase(self, now: dt.datetime) -> RoundPhase:
         if self.status == RoundStatus.CLOSED:
             return RoundPhase.CLOSED
         return RoundPhase.SCHEDULED if now < self.starts_at else RoundPhase.OPEN
+
+
+class RoundFigure(models.Model):
+    """Coverage of a closed round at closing, per place where people live (a household, or whichever
+    node a person is attached to). The figures of every node above are sums of these, so each
+    coverage page of a closed round reads what it showed at closing, whatever happens to the roster
+    or the round's rows afterwards. Written once, set-based, by ``round_close``."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=80)
+    total = models.PositiveIntegerField()
+    covered = models.PositiveIntegerField()
+    exempted = models.PositiveIntegerField()
+    home_pending = models.PositiveIntegerField()
+
+    class Meta:
+        # Also the index of every read: a node's figures are a range of paths of one round.
+        constraints = [models.UniqueConstraint(fields=["round", "path"], name="roundfigure_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id} {self.path}"
 
 
 class Site(models.Model):

@@ -1,6 +1,7 @@
 """Coverage of a round per territory node down to the household, and the call list. Coverage is
 set-based: one grouped query over the population of a subtree LEFT JOIN the round's sampled,
-exempted and home-pending people of that subtree."""
+exempted and home-pending people of that subtree. A closed round reads instead the figures kept per
+household at closing (RoundFigure), so its pages no longer move with the roster."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Substr
 
 from people import selectors as people_selectors
 from territory.models import SEGMENT_WIDTH, Area
@@ -19,6 +21,7 @@ from testing.models import (
     HomeSamplingRequest,
     HomeStatus,
     Round,
+    RoundFigure,
     Sample,
 )
 
@@ -76,17 +79,20 @@ def _status_filters(rnd: Round, path: str) -> tuple[Q, Q, Q, Q]:
     return covered, exempted, home_pending, left
 
 
-def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
-    """Counts per path prefix: the population LEFT JOIN the round's sampled, exempted and home-pending
-    people of the subtree. Joins, not IN-lists: PostgreSQL hashes an IN-subquery only while it fits in
-    work_mem, and past that probes it per row, which at a million residents takes minutes."""
-    from django.db import connection
+def coverage_query(rnd: Round, path: str, *, prefix_len: int | None) -> tuple[str, list[Any]]:
+    """SQL of the live counts of the subtree of ``path``, grouped by the first ``prefix_len``
+    characters of each person's path (``None``: by the whole path, one row per household): columns
+    node, total, covered, exempted, home_pending.
 
+    The population LEFT JOIN the round's sampled, exempted and home-pending people of the subtree.
+    Joins, not IN-lists: PostgreSQL hashes an IN-subquery only while it fits in work_mem, and past that
+    probes it per row, which at a million residents takes minutes."""
     people_sql, people_params = _population(rnd, path).values("id", "area_path").query.sql_with_params()
     low, high = path_range(path)
     sample_t, exempt_t, home_t = (m._meta.db_table for m in (Sample, Exemption, HomeSamplingRequest))
+    node, node_params = ("substr(p.area_path, 1, %s)", [prefix_len]) if prefix_len else ("p.area_path", [])
     sql = f"""
-        SELECT substr(p.area_path, 1, %s) AS node, COUNT(*) AS total,
+        SELECT {node} AS node, COUNT(*) AS total,
                SUM(CASE WHEN s.person_id IS NOT NULL THEN 1 ELSE 0 END) AS covered,
                SUM(CASE WHEN s.person_id IS NULL AND e.person_id IS NOT NULL THEN 1 ELSE 0 END) AS exempted,
                SUM(CASE WHEN s.person_id IS NULL AND e.person_id IS NULL AND h.person_id IS NOT NULL
@@ -98,11 +104,10 @@ def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
                    WHERE round_id = %s AND area_path >= %s AND area_path < %s) e ON e.person_id = p.id
         LEFT JOIN (SELECT DISTINCT person_id FROM {home_t}
                    WHERE round_id = %s AND status = %s AND area_path >= %s AND area_path < %s) h ON h.person_id = p.id
-        GROUP BY substr(p.area_path, 1, %s)
-        ORDER BY node
+        GROUP BY {node}
     """  # noqa: S608 (table names come from model metadata; every value is a parameter)
     params = [
-        prefix_len,
+        *node_params,
         *people_params,
         rnd.pk,
         low,
@@ -114,10 +119,20 @@ def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
         HomeStatus.PENDING,
         low,
         high,
-        prefix_len,
+        *node_params,
     ]
+    return sql, params
+
+
+def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
+    """Counts per path prefix: as kept at closing for a closed round that keeps them, live otherwise."""
+    if rnd.keeps_node_figures:
+        return _kept(rnd, path, prefix_len)
+    from django.db import connection
+
+    sql, params = coverage_query(rnd, path, prefix_len=prefix_len)
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql + " ORDER BY node", params)
         rows = cur.fetchall()
     # SUM over no rows is NULL, and SQLite may hand back its integers as floats after CASE.
     return [
@@ -129,6 +144,29 @@ def _grouped(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
             "home_pending": int(home or 0),
         }
         for node, total, covered, exempted, home in rows
+    ]
+
+
+def _kept(rnd: Round, path: str, prefix_len: int) -> list[dict[str, Any]]:
+    """The same counts from the figures kept per household at closing: the sums of a range of rows."""
+    rows = (
+        RoundFigure.objects.filter(subtree_q(path, "path"), round=rnd)
+        .annotate(node=Substr("path", 1, prefix_len))
+        .values("node")
+        .annotate(
+            n_total=Sum("total"), n_covered=Sum("covered"), n_exempted=Sum("exempted"), n_home=Sum("home_pending")
+        )
+        .order_by("node")
+    )
+    return [
+        {
+            "node": r["node"],
+            "total": int(r["n_total"]),
+            "covered": int(r["n_covered"]),
+            "exempted": int(r["n_exempted"]),
+            "home_pending": int(r["n_home"]),
+        }
+        for r in rows
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,6 +18,7 @@ from testing.models import (
     Laboratory,
     LaboratoryMember,
     Round,
+    RoundFigure,
     RoundStatus,
     Site,
     SiteStaff,
@@ -81,21 +82,42 @@ def round_create(
 
 def round_close(*, actor: Actor, rnd: Round, now: dt.datetime) -> Round:
     """Close a round: no new tubes or samples from now on (tubes already filled may still be sealed),
-    and its coverage, in total and per level-1 grid, is kept as it stands."""
+    and its coverage is kept as it stands: per household (every node's figures are sums of those),
+    and in total and per level-1 grid in ``final_figures``."""
     from testing.selectors import coverage_by_grid
 
     with transaction.atomic():
         locked = Round.objects.select_for_update().get(pk=rnd.pk)
         if locked.status == RoundStatus.CLOSED:
             raise Conflict("round_closed", _("This round is already closed."))
-        by_grid = [g.as_dict() | {"path": g.path} for g in coverage_by_grid(locked)]
-        totals = {k: sum(g[k] for g in by_grid) for k in ("total", "covered", "exempted", "home_pending", "left")}
+        households = _keep_figures(locked)
         locked.status = RoundStatus.CLOSED
         locked.closed_at = now
-        locked.final_figures = totals | {"by_grid": by_grid}
+        locked.final_figures = {"nodes_kept": True}  # from here on the selectors read the kept figures
+        by_grid = [g.as_dict() | {"path": g.path} for g in coverage_by_grid(locked)]
+        totals = {k: sum(g[k] for g in by_grid) for k in ("total", "covered", "exempted", "home_pending", "left")}
+        locked.final_figures = totals | {"by_grid": by_grid, "nodes_kept": True}
         locked.save(update_fields=["status", "closed_at", "final_figures"])
-        audit_record(actor=actor, action="testing.round_close", obj=locked, now=now, extra=totals)
+        audit_record(
+            actor=actor, action="testing.round_close", obj=locked, now=now, extra=totals | {"households": households}
+        )
     return locked
+
+
+def _keep_figures(rnd: Round) -> int:
+    """One INSERT ... SELECT of the round's live coverage grouped per household (per person path),
+    whatever the size of the population; returns the number of rows kept."""
+    from testing.selectors.coverage import coverage_query
+
+    select, params = coverage_query(rnd, rnd.area_path, prefix_len=None)
+    table = RoundFigure._meta.db_table
+    sql = f"""
+        INSERT INTO {table} (round_id, path, total, covered, exempted, home_pending)
+        SELECT %s, q.node, q.total, q.covered, q.exempted, q.home_pending FROM ({select}) q
+    """  # noqa: S608 (the table name comes from model metadata; every value is a parameter)
+    with connection.cursor() as cur:
+        cur.execute(sql, [rnd.pk, *params])
+        return int(cur.rowcount)
 
 
 def site_create(

@@ -85,7 +85,7 @@ def test_a_closed_round_keeps_its_figures_when_the_roster_changes(client, hq, rn
     grid_a = next(line for line in text.splitlines() if "1网格" in line).split(",")
     assert grid_a[1:3] == ["1", "1"]  # the figures at closing: 1 to test, 1 tested
     assert closed.final_figures["total"] == 1
-    assert selectors.coverage_total(closed)["total"] == 6  # live figures move on; the kept ones do not
+    assert selectors.coverage_total(closed)["total"] == 1  # the roster moves on; a closed round's figures do not
 
 
 def test_residents_see_when_a_scheduled_sites_sampling_starts(client, resident, later, district):

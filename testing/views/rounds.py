@@ -184,9 +184,12 @@ def coverage(request: HttpRequest, pk: int) -> HttpResponse:
         "trail": [a for a in ancestors_of(node) if a.path.startswith(rnd.area_path)],
         "now": timezone.now(),
     }
-    if node.kind == AreaKind.HOUSEHOLD:
+    if node.kind == AreaKind.HOUSEHOLD and not rnd.keeps_node_figures:
         ctx["members"] = selectors.household_members_state(rnd, node)
     else:
+        # A closed round keeps a household's figures, not who was left in it.
         ctx["total"], ctx["children"] = selectors.coverage_children(rnd, node)
+        if node.kind == AreaKind.HOUSEHOLD:
+            ctx["children"] = []
     template = "testing/_coverage_table.html" if request.headers.get("HX-Request") else "testing/coverage.html"
     return render(request, template, ctx)
