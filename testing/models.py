@@ -23,10 +23,12 @@ class RoundStatus(models.TextChoices):
 
 
 class RoundPhase(models.TextChoices):
-    """Where a round stands at a given time: an open round whose start is still ahead is scheduled."""
+    """Where a round stands at a given time: an open round whose start is still ahead is scheduled; one
+    whose deadline has passed is overdue, and takes samples until command HQ closes it."""
 
     SCHEDULED = "scheduled", _("Scheduled")
     OPEN = "open", _("Open")
+    OVERDUE = "overdue", _("Overdue")
     CLOSED = "closed", _("Closed")
 
 
@@ -73,6 +75,8 @@ class Round(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When command HQ was reminded that the open round is past its deadline (once per round).
+    overdue_reminded_at = models.DateTimeField(null=True, blank=True)
     # Coverage at closing time (totals, and per level-1 grid under "by_grid"), kept so the figures
     # survive later changes of the roster; "nodes_kept" says the figures of every node are kept too
     # (RoundFigure), which rounds closed before those were kept lack.
@@ -102,7 +106,9 @@ class Round(models.Model):
     def phase(self, now: dt.datetime) -> RoundPhase:
         if self.status == RoundStatus.CLOSED:
             return RoundPhase.CLOSED
-        return RoundPhase.SCHEDULED if now < self.starts_at else RoundPhase.OPEN
+        if now < self.starts_at:
+            return RoundPhase.SCHEDULED
+        return RoundPhase.OVERDUE if now >= self.deadline_at else RoundPhase.OPEN
 
 
 class RoundFigure(models.Model):

@@ -23,6 +23,7 @@ TEAM_ROLES = SITE_STAFF_ROLES + tuple(
     r for r, caps in CAPABILITIES.items() if Cap.TESTING_FIELD in caps and Cap.TESTING_SITES not in caps
 )
 TEAM_AREA_KINDS = (AreaKind.COMMUNITY, AreaKind.GRID1, AreaKind.GRID2, AreaKind.ESTATE, AreaKind.BUILDING)
+MANAGE_ROLES = tuple(r for r, caps in CAPABILITIES.items() if Cap.TESTING_MANAGE in caps)
 
 
 def _overlapping(path: str, roles: tuple[str, ...]) -> QuerySet[User]:
@@ -114,3 +115,10 @@ def teams_of(user: Any) -> QuerySet[HomeTeam]:
         .select_related("round", "area")
         .order_by("round__starts_at", "name")
     )
+
+
+def round_managers(rnd: Round) -> QuerySet[User]:
+    """Active users who may close the round: command HQ on its territory or above it."""
+    above = [rnd.area_path[:i] for i in range(SEGMENT_WIDTH, len(rnd.area_path) + 1, SEGMENT_WIDTH)]
+    members = Membership.objects.filter(area__path__in=above, role__in=MANAGE_ROLES)
+    return User.objects.filter(pk__in=members.values("user_id"), is_active=True).order_by("username")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import Actor, audit_record
 from common.errors import Conflict, DomainError
+from notices.services import sms_send
 from people.models import Category
 from territory.models import Area
 from testing.models import (
@@ -118,6 +119,58 @@ def _keep_figures(rnd: Round) -> int:
     with connection.cursor() as cur:
         cur.execute(sql, [rnd.pk, *params])
         return int(cur.rowcount)
+
+
+def rounds_overdue_remind(*, now: dt.datetime) -> list[tuple[Round, int | None]]:
+    """Every open round past its deadline, each with the number of command HQ accounts texted a
+    reminder now (None: reminded before).
+
+    Rounds are not closed by the clock. The deadline is a target (DESIGN §3.4: a round *should* finish
+    within 24 h), and closing is command HQ's decision and cannot be undone: it refuses every sample
+    after it, including those a site's offline queue or a home team still holds, and keeps the figures
+    as they are at that moment. So a round past its deadline is flagged on every page and its HQ is
+    reminded once; HQ closes it by hand. The first process to set ``overdue_reminded_at`` sends the
+    reminder, so any number of nodes may run this. Each reminder is audited as the system."""
+    from testing.selectors import round_managers
+
+    overdue = Round.objects.filter(status=RoundStatus.OPEN, deadline_at__lte=now).select_related("area")
+    out: list[tuple[Round, int | None]] = []
+    for rnd in overdue.order_by("deadline_at", "pk"):
+        with transaction.atomic():
+            claimed = Round.objects.filter(
+                pk=rnd.pk, status=RoundStatus.OPEN, overdue_reminded_at__isnull=True
+            ).update(overdue_reminded_at=now)
+            if not claimed:
+                out.append((rnd, None))
+                continue
+            body = str(
+                _(
+                    "Fangyi: testing round %(round)s (%(area)s) passed its deadline %(deadline)s and is still "
+                    "open. Close it on its page once every site and home team has sent what it sampled."
+                )
+                % {
+                    "round": rnd.name,
+                    "area": rnd.area.name,
+                    "deadline": timezone.localtime(rnd.deadline_at).strftime("%m-%d %H:%M"),
+                }
+            )
+            reminded = [u for u in round_managers(rnd) if u.phone]
+            for user in reminded:
+                sms_send(phone=str(user.phone), body=body, now=now)
+            audit_record(
+                actor=Actor.system(),
+                action="testing.round_overdue",
+                obj=rnd,
+                now=now,
+                row_count=len(reminded),
+                extra={
+                    "deadline_at": rnd.deadline_at.isoformat(),
+                    "overdue_minutes": int((now - rnd.deadline_at).total_seconds() // 60),
+                    "reminded": [u.pk for u in reminded],
+                },
+            )
+        out.append((rnd, len(reminded)))
+    return out
 
 
 def site_create(

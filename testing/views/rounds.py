@@ -19,7 +19,7 @@ from territory.models import Area, AreaKind
 from territory.selectors import ancestors_of, area_get, grids_in
 from testing import selectors, services
 from testing.forms import RoundForm, SiteForm
-from testing.models import Laboratory
+from testing.models import Laboratory, RoundPhase
 from testing.views._common import int_param, require_cap
 
 
@@ -35,6 +35,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "testing/index.html",
         {
             "rounds": rounds,
+            "now": now,
+            "overdue": [r for r, phase in rounds if phase == RoundPhase.OVERDUE],
             "can_manage": has_cap(request.user, Cap.TESTING_MANAGE),
             "is_sampler": has_cap(request.user, Cap.TESTING_SAMPLE),
             "is_lab": has_cap(request.user, Cap.TESTING_LAB),
@@ -104,6 +106,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "round": rnd,
             "phase": rnd.phase(now),
+            "now": now,
             "root": root,
             "total": total,
             "children": children,
