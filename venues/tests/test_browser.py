@@ -1,13 +1,19 @@
 """End to end in Chromium: apply → review → print → decode the PDF's QR → scan → check in with a
-companion; and the sentinel with a typed ID number."""
+companion; the sentinel with a typed ID number, and its camera where the browser has no BarcodeDetector
+(jsQR on video frames)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
+from django.utils import timezone
+
+from health import selectors as health_selectors
 
 from venues.models import CheckIn, Venue
 from venues.tests.test_manage import decode_poster
@@ -94,3 +100,47 @@ def test_sentinel_with_a_typed_id_number(live_server: Any, phone_page: Any, venu
     page.wait_for_selector("section.verify")
     assert page.locator("section.verify").get_attribute("data-verdict") == "allow"
     assert CheckIn.objects.get().method == "sentinel"
+
+
+# A browser without BarcodeDetector (Safari on iPhone, Firefox) whose camera films a health code: the
+# stream is a canvas showing the QR image, so the page's own path runs: getUserMedia → video → canvas
+# frames → jsQR → submit.
+_NO_DETECTOR_CAMERA = """
+delete window.BarcodeDetector;
+const fakeCamera = async function () {
+  const c = document.createElement("canvas"); c.width = 640; c.height = 480;
+  const g = c.getContext("2d");
+  const img = new Image(); img.src = %s; await img.decode();
+  const paint = () => { g.fillStyle = "#9a9a9a"; g.fillRect(0, 0, 640, 480); g.drawImage(img, 170, 90, 300, 300); };
+  paint(); setInterval(paint, 50);
+  return c.captureStream(15);
+};
+if (navigator.mediaDevices) navigator.mediaDevices.getUserMedia = fakeCamera;
+else Object.defineProperty(navigator, "mediaDevices", {value: {getUserMedia: fakeCamera}});
+"""
+
+
+def test_sentinel_camera_without_barcode_detector(
+    live_server: Any, phone_page: Any, venue: Any, person_a: Any
+) -> None:
+    token, _expires = health_selectors.health_token_for(person_a.pk, now=timezone.now())
+    qr = segno.make(token, error="m").png_data_uri(scale=5, border=4)
+    page = phone_page
+    page.add_init_script(_NO_DETECTOR_CAMERA % json.dumps(qr))
+    _staff_login(page, live_server.url, "vm")
+    page.goto(f"{live_server.url}/venues/{venue.pk}/sentinel/")
+    assert page.evaluate("'BarcodeDetector' in window") is False
+    # The decoding function alone, on an image of the code.
+    decoded = page.evaluate(
+        "async (src) => { const i = new Image(); i.src = src; await i.decode();"
+        " return await window.fangyiSentinel.decode(i); }",
+        qr,
+    )
+    assert decoded == token
+    assert page.evaluate("typeof window.jsQR") == "function"  # loaded on demand, decoded with it
+    # The whole camera path: the button is offered, frames are decoded, the form checks the person in.
+    page.click("#camera-button")
+    page.wait_for_selector("section.verify", timeout=15000)
+    assert page.locator("section.verify").get_attribute("data-verdict") == "allow"
+    checkin = CheckIn.objects.get()
+    assert (checkin.person_id, checkin.method) == (person_a.pk, "sentinel")
