@@ -22,7 +22,19 @@ proc_name = "fangyi"
 
 
 def when_ready(server: Any) -> None:
-    """The master is up: start the daily check-in purge (venues.scheduler; FANGYI_RETENTION_HOUR)."""
+    """The master is up: start the daily check-in purge (venues.scheduler; FANGYI_RETENTION_HOUR) and
+    the jobs run every few minutes (common.scheduler): reminders of testing rounds past their deadline
+    (FANGYI_OVERDUE_MINUTES)."""
     from venues.scheduler import start_from_env
 
     start_from_env(server.log)
+
+    from common.scheduler import start_every_from_env
+
+    start_every_from_env(
+        server.log,
+        name="testing overdue reminders",
+        command=["testing_overdue"],
+        variable="FANGYI_OVERDUE_MINUTES",
+        default_minutes=10,
+    )

@@ -93,3 +93,25 @@ def test_the_command_reminds_once_and_lists_what_is_overdue(rnd, hq_phone):
     assert lines[3] == "1 open round(s) past their deadline"
     assert SmsMessage.objects.count() == 1
     assert Round.objects.get(pk=rnd.pk).overdue_reminded_at == LATE
+
+
+def test_the_gunicorn_master_runs_the_reminders_every_few_minutes(monkeypatch):
+    """gunicorn.conf.py starts the job through common.scheduler (tested there with a fake clock)."""
+    import runpy
+
+    from common import scheduler
+    from venues import scheduler as daily
+
+    conf = runpy.run_path(str(scheduler.ROOT / "gunicorn.conf.py"))
+    started = []
+    monkeypatch.setattr(daily, "start_from_env", lambda log: None)
+    monkeypatch.setattr(scheduler, "start_every_from_env", lambda log, **kw: started.append(kw))
+
+    class Server:
+        log = None
+
+    conf["when_ready"](Server())
+    assert started == [
+        {"name": "testing overdue reminders", "command": ["testing_overdue"], "variable": "FANGYI_OVERDUE_MINUTES",
+         "default_minutes": 10}
+    ]
