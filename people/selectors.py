@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.http import Http404
 
 from accounts.roles import Cap
@@ -75,6 +75,21 @@ def person_for_account(user: Any) -> Person | None:
     if not user.is_authenticated or not getattr(user, "person_id", None):
         return None
     return Person.objects.select_related("area").filter(pk=user.person_id).first()
+
+
+def account_household(user: Any) -> tuple[Person | None, list[Person]]:
+    """The account's own person and the other members of their household, in one query (the
+    scan result page's companion list): ``person_for_account`` and ``household_of`` together."""
+    if not user.is_authenticated or not getattr(user, "person_id", None):
+        return None, []
+    own_area = Person.objects.filter(pk=user.person_id).values("area_id")[:1]
+    found = list(
+        Person.objects.select_related("area")
+        .filter(Q(pk=user.person_id) | Q(area_id=Subquery(own_area), area__kind=AreaKind.HOUSEHOLD))
+        .order_by("birth_date", "pk")
+    )
+    me = next((p for p in found if p.pk == user.person_id), None)
+    return me, [p for p in found if me is not None and p.pk != me.pk]
 
 
 def household_of(person: Person) -> QuerySet[Person]:

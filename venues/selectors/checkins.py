@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.db.models.functions import ExtractHour, TruncDate
 from django.http import Http404
 
@@ -16,16 +18,17 @@ from venues.models import CheckIn, CheckinRequest, Colour, VenueDailyCount
 from venues.policy import Decision, explain
 
 
-def scan_rows(scan_key: str, account_id: int | None) -> list[CheckIn]:
-    """The check-ins of one scan (the scanner and companions added with it), in order."""
-    root = CheckinRequest.objects.filter(client_key=scan_key, account_id=account_id).first()
-    if root is None:
-        return []
-    return list(
-        CheckIn.objects.filter(account_id=account_id, scan_key=scan_key, checked_in_at__gte=root.created_at).order_by(
-            "id"
-        )
-    )
+def scan_rows(scan_key: str, account_id: int | None, *, with_place: bool = False) -> list[CheckIn]:
+    """The check-ins of one scan (the scanner and companions added with it), in order; one query.
+
+    The scan's retry-key row bounds the time (so PostgreSQL reads only the partitions from the scan
+    on) and proves the scan belongs to the account; without it the subquery is NULL and nothing
+    matches. ``with_place`` joins the entrance and venue for showing the scan."""
+    root = CheckinRequest.objects.filter(client_key=scan_key, account_id=account_id).values("created_at")[:1]
+    rows = CheckIn.objects.filter(account_id=account_id, scan_key=scan_key, checked_in_at__gte=Subquery(root))
+    if with_place:
+        rows = rows.select_related("entrance__venue")
+    return list(rows.order_by("id"))
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,14 @@ class ScanLine:
     is_flagged: bool
 
 
-def scan_lines(rows: list[CheckIn], *, now: dt.datetime) -> list[ScanLine]:
+def scan_lines(rows: list[CheckIn], *, now: dt.datetime, known: Sequence[Any] = ()) -> list[ScanLine]:
     """What the door staff see for each person of a scan: the colour and verdict recorded at the
-    scan, with the sampling facts read now (two reads, whatever the number of companions)."""
+    scan, with the sampling facts read now (two reads at most, whatever the number of companions;
+    people the caller already holds in ``known`` are not read again)."""
     ids = [r.person_id for r in rows]
-    people = people_selectors.people_by_ids(ids)
+    people = {p.pk: p for p in known if p.pk in ids}
+    if missing := [i for i in ids if i not in people]:
+        people.update(people_selectors.people_by_ids(missing))
     views = health_selectors.status_views(ids, now=now)
     lines = []
     for r in rows:
@@ -70,7 +76,8 @@ def scan_lines(rows: list[CheckIn], *, now: dt.datetime) -> list[ScanLine]:
 
 
 def scan_for_account(scan_key: str, account_id: int) -> list[CheckIn]:
-    rows = scan_rows(scan_key, account_id)
+    """A scan of this account with its entrance and venue, or 404."""
+    rows = scan_rows(scan_key, account_id, with_place=True)
     if not rows:
         raise Http404
     return rows

@@ -133,6 +133,10 @@ def entrance_summary(entrance_id: int) -> EntranceInfo:
     """Facts of an entrance for showing a past scan, whatever the state of its code now."""
     from venues.models import Entrance
 
-    e = Entrance.objects.select_related("venue").get(pk=entrance_id)
+    return entrance_summary_of(Entrance.objects.select_related("venue").get(pk=entrance_id))
+
+
+def entrance_summary_of(e: Any) -> EntranceInfo:
+    """``entrance_summary`` of an entrance already read with its venue."""
     v = e.venue
     return EntranceInfo(0, e.pk, e.name, v.pk, v.name, v.address, v.category, v.latitude, v.longitude)

@@ -147,11 +147,15 @@ def saved_companions(owner_id: int) -> list[Any]:
 
 def companion_candidates(user: Any) -> list[Any]:
     """People a resident may check in with their own scan: their household and saved companions."""
+    return resident_and_companions(user)[1]
+
+
+def resident_and_companions(user: Any) -> tuple[Any, list[Any]]:
+    """The resident's own person and their companion candidates, in two queries."""
     from people import selectors as people_selectors
 
-    me = people_selectors.person_for_account(user)
+    me, household = people_selectors.account_household(user)
     if me is None:
-        return []
-    household = [p for p in people_selectors.household_of(me) if p.pk != me.pk]
+        return None, []
     seen = {p.pk for p in household}
-    return household + [p for p in saved_companions(me.pk) if p.pk not in seen]
+    return me, household + [p for p in saved_companions(me.pk) if p.pk not in seen]

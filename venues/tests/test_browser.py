@@ -14,7 +14,6 @@ import segno
 from django.utils import timezone
 
 from health import selectors as health_selectors
-
 from venues.models import CheckIn, Venue
 from venues.tests.test_manage import decode_poster
 

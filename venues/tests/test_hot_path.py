@@ -125,3 +125,19 @@ def test_a_missing_day_partition_is_made_on_the_spot(resident: Any, token: str, 
     )
     assert not outcome.replayed and day in partitions.existing_partitions()
     assert CheckIn.objects.filter(checked_in_at=later).count() == 1
+
+
+def test_the_verification_page_after_a_scan_costs_five_queries(
+    resident_client: Client, token: str, family_member: Any, django_assert_num_queries: Any
+) -> None:
+    url = resident_client.post(f"/v/{token}/", {"client_key": "page-000001"})["Location"]
+    resident_client.post(f"{url}companions/", {"person": [family_member.pk], "client_key": "page-000002"})
+    resident_client.get(url)  # statuses cached, as at the door
+    # The user, the scan's check-ins with entrance and venue, the resident's household, their saved
+    # companions, the menu's memberships; nothing more for a companion.
+    with django_assert_num_queries(5):
+        page = resident_client.get(url)
+    html = page.content.decode()
+    assert page.status_code == 200 and html.count('class="verify') == 2
+    assert "接庄超市" in html and "接庄街道崇文大道1号" in html and "正门" in html
+    assert family_member.masked_name in html and "张" in html

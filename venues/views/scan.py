@@ -68,14 +68,15 @@ def result(request: HttpRequest, scan_key: str) -> HttpResponse:
         raise Http404
     now = timezone.now()
     rows = checkin_selectors.scan_for_account(scan_key, request.user.pk)
-    entrance = code_selectors.entrance_summary(rows[0].entrance_id)
+    me, candidates = venue_selectors.resident_and_companions(request.user)
+    done = {r.person_id for r in rows}
     return render(
         request,
         "venues/scan_result.html",
         {
-            "entrance": entrance,
-            "lines": checkin_selectors.scan_lines(rows, now=now),
-            "companions": _companion_choices(request.user, rows),
+            "entrance": code_selectors.entrance_summary_of(rows[0].entrance),
+            "lines": checkin_selectors.scan_lines(rows, now=now, known=[me, *candidates] if me else []),
+            "companions": [(p.pk, p.masked_name, p.pk in done) for p in candidates],
             "scan_key": scan_key,
             "client_key": uuid.uuid4().hex,
             "server_ts": now.timestamp(),
