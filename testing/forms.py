@@ -87,6 +87,11 @@ class TeamForm(forms.Form):
     area = forms.IntegerField(label=_("Works in"), widget=forms.Select)
 
 
+class TeamMoveForm(forms.Form):
+    to_team = forms.IntegerField(label=_("Move to team"), widget=forms.Select)
+    everything = forms.BooleanField(label=_("All its visits to make"), required=False)
+
+
 class LedgerUnmaskForm(forms.Form):
     format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV")], initial="xlsx")
     reason = forms.CharField(label=_("Reason for the unmasked export"), max_length=500)

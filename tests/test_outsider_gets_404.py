@@ -108,6 +108,14 @@ CASES: dict[str, Case] = {
         lambda w: {"team_pk": w.team_a.pk, "user_pk": w.user("sampler_a").pk},
         method="post", owner_status=302, owner="admin_a", outsider="admin_b",
     ),
+    "testing:home_team_move": Case(
+        lambda w: {"team_pk": w.team_a.pk},
+        method="post", data=lambda w: {"to_team": w.team_a2.pk, "request": [w.home_request_a.pk]},
+        owner_status=302, owner="admin_a", outsider="admin_b",
+    ),
+    "testing:home_team_delete": Case(
+        lambda w: {"team_pk": w.team_a.pk}, method="post", owner_status=302, owner="admin_a", outsider="admin_b"
+    ),
     # testing: a laboratory's own rows
     "testing:correction_decide": Case(
         lambda w: {"pk": w.correction.pk, "decision": "reject"},
@@ -327,6 +335,16 @@ class World:
         return services.home_team_create(
             actor=Actor.system(), rnd=self.round_all, name="1网格上门采样队", area=self.d.grid_a,
             members=[self.user("sampler_a")], now=NOW,
+        )
+
+    @cached_property
+    def team_a2(self) -> Any:
+        """A second team of grid A, where team A's visits may go."""
+        from testing import services
+
+        return services.home_team_create(
+            actor=Actor.system(), rnd=self.round_all, name="1号楼上门采样队", area=self.d.household_a.parent.parent,
+            members=[], now=NOW,
         )
 
     @cached_property

@@ -12,8 +12,9 @@ from django.http import Http404
 from accounts.models import Membership, User
 from accounts.roles import CAPABILITIES, Cap
 from accounts.selectors import scope_for
+from people import selectors as people_selectors
 from territory.models import SEGMENT_WIDTH, Area, AreaKind
-from territory.selectors import subtree_q
+from territory.selectors import labels_for_paths, subtree_q
 from testing.models import HomeSamplingRequest, HomeStatus, HomeTeam, HomeTeamMember, Round, RoundStatus, Site
 
 # Site staff are samplers. A home-sampling team takes samplers and the grid's own people (grid leaders
@@ -122,3 +123,22 @@ def round_managers(rnd: Round) -> QuerySet[User]:
     above = [rnd.area_path[:i] for i in range(SEGMENT_WIDTH, len(rnd.area_path) + 1, SEGMENT_WIDTH)]
     members = Membership.objects.filter(area__path__in=above, role__in=MANAGE_ROLES)
     return User.objects.filter(pk__in=members.values("user_id"), is_active=True).order_by("username")
+
+
+def team_pending_visits(team: HomeTeam) -> list[dict[str, Any]]:
+    """The visits a team still has to make, with masked names and addresses, by address."""
+    reqs = list(HomeSamplingRequest.objects.filter(team=team, status=HomeStatus.PENDING).order_by("area_path", "pk"))
+    people = people_selectors.people_by_ids([r.person_id for r in reqs])
+    labels = labels_for_paths(r.area_path for r in reqs)
+    return [{"request": r, "person": people.get(r.person_id), "address": labels.get(r.area_path, "")} for r in reqs]
+
+
+def move_targets(user: Any, team: HomeTeam) -> list[HomeTeam]:
+    """The other teams of the team's round that the user manages: where its visits may go."""
+    scope = scope_for(user, Cap.TESTING_SITES)
+    return list(
+        HomeTeam.objects.filter(scope.q("area_path"), round_id=team.round_id)
+        .exclude(pk=team.pk)
+        .select_related("area")
+        .order_by("name")
+    )

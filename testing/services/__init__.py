@@ -36,6 +36,7 @@ from testing.services.station import (
     tube_open,
     tube_seal,
 )
+from testing.services.teams import home_requests_move, home_team_delete
 
 __all__ = [
     "call_record",
@@ -47,7 +48,9 @@ __all__ = [
     "home_request_close",
     "home_request_create",
     "home_requests_for_flagged",
+    "home_requests_move",
     "home_team_create",
+    "home_team_delete",
     "home_team_member_add",
     "home_team_member_remove",
     "idempotent_run",

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
@@ -16,7 +17,7 @@ from accounts.roles import Cap
 from audit.services import Actor
 from common.errors import DomainError
 from testing import selectors, services
-from testing.forms import StaffForm, TeamForm
+from testing.forms import StaffForm, TeamForm, TeamMoveForm
 
 
 def _pick(candidates: list[User], user_pk: int | None) -> User | None:
@@ -119,10 +120,22 @@ def home_team(request: HttpRequest, team_pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("%(user)s joined the team.") % {"user": user})
                 return redirect("testing:home_team", team_pk=team.pk)
+    targets = selectors.move_targets(request.user, team)
+    move_form = TeamMoveForm()
+    move_form.fields["to_team"].widget.choices = [(t.pk, f"{t.name} · {t.area.name}") for t in targets]
     return render(
         request,
         "testing/home_team.html",
-        {"team": team, "round": team.round, "members": members, "form": form, "has_candidates": bool(candidates)},
+        {
+            "team": team,
+            "round": team.round,
+            "members": members,
+            "form": form,
+            "has_candidates": bool(candidates),
+            "visits": selectors.team_pending_visits(team),
+            "move_form": move_form,
+            "has_targets": bool(targets),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -137,3 +150,49 @@ def home_team_member_remove(request: HttpRequest, team_pk: int, user_pk: int) ->
     services.home_team_member_remove(actor=Actor.from_request(request), team=team, user=link.user, now=timezone.now())
     messages.success(request, _("%(user)s left the team.") % {"user": link.user})
     return redirect("testing:home_team", team_pk=team.pk)
+
+
+@require_POST
+@login_required
+def home_team_move(request: HttpRequest, team_pk: int) -> HttpResponse:
+    """Give some or all of the team's visits to make to another team of the round."""
+    team = selectors.get_team_for_manager(request.user, team_pk)
+    form = TeamMoveForm(request.POST)
+    to_team = None
+    if form.is_valid():
+        targets = selectors.move_targets(request.user, team)
+        to_team = next((t for t in targets if t.pk == form.cleaned_data["to_team"]), None)
+    if to_team is None:
+        messages.error(request, _("Choose another team of this round."))
+        return redirect("testing:home_team", team_pk=team.pk)
+    if form.cleaned_data["everything"]:
+        ids = [v["request"].pk for v in selectors.team_pending_visits(team)]
+    else:
+        ids = [int(v) for v in request.POST.getlist("request") if v.isdigit()]
+    try:
+        n = services.home_requests_move(
+            actor=Actor.from_request(request), team=team, request_ids=ids, to_team=to_team, now=timezone.now()
+        )
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(
+            request,
+            ngettext("%(n)s visit moved to %(team)s.", "%(n)s visits moved to %(team)s.", n)
+            % {"n": n, "team": to_team.name},
+        )
+    return redirect("testing:home_team", team_pk=team.pk)
+
+
+@require_POST
+@login_required
+def home_team_delete(request: HttpRequest, team_pk: int) -> HttpResponse:
+    """Disband a team; refused, with the reason, while it has visits to make."""
+    team = selectors.get_team_for_manager(request.user, team_pk)
+    try:
+        services.home_team_delete(actor=Actor.from_request(request), team=team, now=timezone.now())
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("testing:home_team", team_pk=team.pk)
+    messages.success(request, _("Team %(team)s disbanded.") % {"team": team.name})
+    return redirect("testing:home_teams", pk=team.round_id)

@@ -1,0 +1,92 @@
+"""Home-sampling teams reorganised by their admins: visits moved to another team, teams disbanded."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from audit.services import Actor, audit_record
+from common.errors import Conflict, DomainError
+from testing.models import HomeSamplingRequest, HomeStatus, HomeTeam, HomeTeamMember
+
+
+def home_requests_move(
+    *, actor: Actor, team: HomeTeam, request_ids: list[int], to_team: HomeTeam, now: dt.datetime
+) -> int:
+    """Give visits still to make of ``team`` to ``to_team``, a team of the same round whose area holds
+    each home: a team's members are the grid's own people and see the names on its list, so a home
+    never goes to a team of another area. Visits already closed stay with the team that made them."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        raise DomainError("nothing_chosen", _("Choose the visits to move."), field="requests")
+    if to_team.pk == team.pk or to_team.round_id != team.round_id:
+        raise DomainError("team_invalid", _("Choose another team of this round."), field="to_team")
+    with transaction.atomic():
+        reqs = list(
+            HomeSamplingRequest.objects.select_for_update()
+            .filter(pk__in=ids, team=team, status=HomeStatus.PENDING)
+            .order_by("pk")
+        )
+        if len(reqs) != len(ids):
+            raise Conflict(
+                "visits_changed",
+                _("Some of these visits were closed or moved meanwhile; nothing was moved. Look at the list again."),
+            )
+        outside = [r for r in reqs if not r.area_path.startswith(to_team.area_path)]
+        if outside:
+            raise DomainError(
+                "outside_team_area",
+                ngettext(
+                    "%(n)s of these homes lies outside the area of %(team)s; nothing was moved.",
+                    "%(n)s of these homes lie outside the area of %(team)s; nothing was moved.",
+                    len(outside),
+                )
+                % {"n": len(outside), "team": to_team.name},
+                field="to_team",
+            )
+        HomeSamplingRequest.objects.filter(pk__in=ids).update(team=to_team)
+        audit_record(
+            actor=actor,
+            action="testing.home_request_move",
+            obj=to_team,
+            row_count=len(ids),
+            now=now,
+            extra={"from_team": team.pk, "requests": ids},
+        )
+    return len(ids)
+
+
+def home_team_delete(*, actor: Actor, team: HomeTeam, now: dt.datetime) -> None:
+    """Disband a team. Refused while it has visits to make (they would be left with no team, and no
+    one would go): move them to another team first. Its members leave it; its closed visits keep who
+    closed them and when, and lose the team, whose name, area and members the audit row keeps."""
+    with transaction.atomic():
+        locked = HomeTeam.objects.select_for_update().get(pk=team.pk)
+        pending = HomeSamplingRequest.objects.filter(team=locked, status=HomeStatus.PENDING).count()
+        if pending:
+            raise Conflict(
+                "team_has_visits",
+                ngettext(
+                    "This team still has %(n)s visit to make: move it to another team first.",
+                    "This team still has %(n)s visits to make: move them to another team first.",
+                    pending,
+                )
+                % {"n": pending},
+            )
+        audit_record(
+            actor=actor,
+            action="testing.home_team_delete",
+            obj=locked,
+            now=now,
+            extra={
+                "name": locked.name,
+                "round": locked.round_id,
+                "area": locked.area_id,
+                "members": sorted(HomeTeamMember.objects.filter(team=locked).values_list("user_id", flat=True)),
+                "closed_visits": HomeSamplingRequest.objects.filter(team=locked).count(),
+            },
+        )
+        locked.delete()
