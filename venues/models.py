@@ -217,10 +217,11 @@ class FlagReview(models.Model):
     changes only through the health app's evidence and its audited manual change.
 
     The check-in is named by (id, time), not by a foreign key (the check-in table is partitioned);
-    the review is purged with its check-in.
+    the review is purged with its check-in. A later review of the same check-in corrects the earlier
+    one: both rows are kept (and audited), the newest is the finding shown.
     """
 
-    checkin_id = models.BigIntegerField(unique=True)
+    checkin_id = models.BigIntegerField(db_index=True)
     checked_in_at = models.DateTimeField(db_index=True)
     outcome = models.CharField(_("outcome"), max_length=10, choices=FlagOutcome.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)

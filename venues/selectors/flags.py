@@ -99,7 +99,9 @@ def flag_rows(rows: list[dict[str, Any]]) -> list[FlagRow]:
         return []
     reviews = {
         r.checkin_id: r
-        for r in FlagReview.objects.filter(checkin_id__in=[r["id"] for r in rows]).select_related("reviewed_by")
+        for r in FlagReview.objects.filter(checkin_id__in=[r["id"] for r in rows])
+        .select_related("reviewed_by")
+        .order_by("reviewed_at", "id")  # the newest review of a check-in is the one kept here
     }
     previous = _previous(rows)
     return [

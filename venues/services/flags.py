@@ -1,15 +1,16 @@
-"""Review of flagged check-ins: a finding and a note, audited; nobody's colour changes."""
+"""Review of flagged check-ins: a finding and a note, audited; nobody's colour changes. A later
+review corrects an earlier one (both kept, the newest shown)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit.services import Actor, audit_record
-from common.errors import Conflict, DomainError
+from common.errors import DomainError
 from venues.models import FlagOutcome, FlagReview
 
 NOTE_MAX = 200
@@ -28,18 +29,19 @@ def flag_review(*, actor: Actor, checkin: dict[str, Any], outcome: str, note: st
     text = " ".join((note or "").split())
     if len(text) > NOTE_MAX:
         raise DomainError("note_too_long", _("At most %(limit)d characters.") % {"limit": NOTE_MAX}, field="note")
-    try:
-        with transaction.atomic():
-            review = FlagReview.objects.create(
-                checkin_id=checkin["id"],
-                checked_in_at=checkin["checked_in_at"],
-                outcome=outcome,
-                note=text,
-                reviewed_by=actor.user,
-                reviewed_at=now,
-            )
-    except IntegrityError:
-        raise Conflict("flag_already_reviewed", _("This check-in has already been reviewed.")) from None
+    # A second review (by the same or another reviewer) corrects the first: both rows stay.
+    earlier = FlagReview.objects.filter(checkin_id=checkin["id"]).order_by("-reviewed_at", "-id").first()
+    review = FlagReview.objects.create(
+        checkin_id=checkin["id"],
+        checked_in_at=checkin["checked_in_at"],
+        outcome=outcome,
+        note=text,
+        reviewed_by=actor.user,
+        reviewed_at=now,
+    )
+    extra: dict[str, Any] = {"outcome": outcome, "flag": checkin["flag_reason"], "person": checkin["person_id"]}
+    if earlier is not None:
+        extra["supersedes"] = {"review": earlier.pk, "outcome": earlier.outcome}
     audit_record(
         actor=actor,
         action="venue.flag_review",
@@ -47,6 +49,6 @@ def flag_review(*, actor: Actor, checkin: dict[str, Any], outcome: str, note: st
         object_id=checkin["id"],
         reason=text,
         now=now,
-        extra={"outcome": outcome, "flag": checkin["flag_reason"], "person": checkin["person_id"]},
+        extra=extra,
     )
     return review

@@ -77,12 +77,21 @@ def test_review_is_audited_and_changes_no_colour(epi: Any, flagged: int, person_
         assert entry.object_id == str(flagged) and entry.extra["outcome"] == "misuse" and entry.actor == epi
         assert health_selectors.status_view(person_a.pk, now=T0).colour == before == "green"
         assert CheckIn.objects.get(pk=flagged).colour == "green"
-        # Reviewed: gone from the open list, shown under "reviewed"; a second review is refused.
+        # Reviewed: gone from the open list, shown under "reviewed".
         assert f'id="flag-{flagged}"' not in c.get("/venues/flags/").content.decode()
         assert "借用他人手机" in c.get("/venues/flags/?state=reviewed").content.decode()
-        c.post(f"/venues/flags/{flagged}/review/", {"outcome": "genuine"})
-        assert FlagReview.objects.get(checkin_id=flagged).outcome == "misuse"
-        assert AuditEntry.objects.filter(action="venue.flag_review").count() == 1
+    # A second review, by another epidemiologist, corrects the first: both kept, the newest shown, audited.
+    with time_machine.travel(T0 + dt.timedelta(hours=2), tick=False):
+        other = _login(make_user("epi2", Role.EPIDEMIOLOGIST, epi.memberships.get().area))
+        r = other.post(f"/venues/flags/{flagged}/review/", {"outcome": "genuine", "note": "本人家属代扫"})
+        assert r.status_code == 302
+        page = other.get("/venues/flags/?state=reviewed").content.decode()
+    assert "本人家属代扫" in page and "借用他人手机" not in page
+    kept = FlagReview.objects.filter(checkin_id=flagged).order_by("id").values_list("outcome", flat=True)
+    assert list(kept) == ["misuse", "genuine"]
+    correction = AuditEntry.objects.filter(action="venue.flag_review").order_by("id").last()
+    assert correction.extra["supersedes"] == {"review": review.pk, "outcome": "misuse"}
+    assert AuditEntry.objects.filter(action="venue.flag_review").count() == 2
 
 
 def test_bad_input_and_wrong_method(epi: Any, flagged: int) -> None:
