@@ -16,7 +16,9 @@ class LaboratoryMemberAdmin(admin.ModelAdmin):
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
     list_display = ("name", "area", "pool_size", "status", "starts_at", "deadline_at")
-    readonly_fields = ("area_path", "final_figures")
+    # Opening, closing (which keeps the figures) and the overdue reminder go through the audited
+    # services only; the admin must not flip a round's state around them.
+    readonly_fields = ("area_path", "status", "closed_at", "overdue_reminded_at", "final_figures")
 
 
 @admin.register(Site)

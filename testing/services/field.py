@@ -252,6 +252,9 @@ def exemption_create(
 def call_record(
     *, actor: Actor, rnd: Round, household: Area, outcome: str, note: str = "", now: dt.datetime
 ) -> CallLog:
+    # "Has everybody done this round's test?" is asked while the round runs; once closed, its figures
+    # are kept and a call would change nothing.
+    _require_open(rnd)
     if outcome not in CallOutcome.values:
         raise DomainError("outcome_invalid", _("Choose the outcome of the call."), field="outcome")
     with transaction.atomic():

@@ -138,3 +138,28 @@ def test_a_round_closed_before_node_figures_were_kept_says_its_pages_are_live(cl
     body = client.get(f"/testing/rounds/{rnd.pk}/coverage/?area={district.grid_a.pk}").content.decode()
     assert "以下为当前数字" in body
     assert "1号楼" in body
+
+
+def test_no_call_is_logged_on_a_closed_round(client, alice, town, district, rnd, hq):
+    from common.errors import Conflict
+    from testing.models import CallLog
+
+    closed = services.round_close(actor=Actor(hq), rnd=rnd, now=NOW)
+    with pytest.raises(Conflict) as refused:
+        services.call_record(actor=Actor(alice), rnd=closed, household=district.household_a, outcome="away", now=NOW)
+    assert refused.value.code == "round_closed"
+    client.force_login(alice)
+    page = client.get(f"/testing/rounds/{rnd.pk}/calls/").content.decode()
+    assert "不再记录通话" in page and "call/" not in page
+    r = client.post(f"/testing/rounds/{rnd.pk}/households/{district.household_a.pk}/call/", {"outcome": "away"},
+                    follow=True)
+    assert "本轮检测已结束" in r.content.decode() and not CallLog.objects.exists()
+
+
+def test_the_admin_cannot_flip_a_rounds_state():
+    from django.contrib import admin
+
+    from testing.models import Round
+
+    fields = admin.site._registry[Round].readonly_fields
+    assert {"status", "closed_at", "overdue_reminded_at", "final_figures"} <= set(fields)
