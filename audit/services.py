@@ -76,7 +76,7 @@ def audit_record(
     )
 
 
-_append_sql: str | None = None
+_append_sql: dict[bool, str] = {}
 
 
 def audit_append(
@@ -87,17 +87,35 @@ def audit_append(
     object_id: str | int,
     extra: dict[str, Any] | None = None,
     now: dt.datetime,
+    wait_for_flush: bool = True,
 ) -> None:
     """The row ``audit_record`` writes, as one prepared INSERT without a model instance, for the hot
     paths (every verification writes one). Same table and values, in the caller's transaction; the
-    database triggers keep it append-only like every other row."""
-    global _append_sql
+    database triggers keep it append-only like every other row.
+
+    ``wait_for_flush=False`` (PostgreSQL) commits the row's transaction without waiting for the WAL
+    flush (synchronous_commit off for that transaction only, set inside the same statement): a killed
+    app server loses nothing, a crash of the database server itself may lose the last fraction of a
+    second. Only for a transaction that writes nothing but this row (a verification, which is a read).
+    SQLite in WAL mode with synchronous=NORMAL makes the same trade for every transaction."""
     meta = AuditEntry._meta
-    if _append_sql is None:
+    lazy = not wait_for_flush and connection.vendor == "postgresql"
+    sql = _append_sql.get(lazy)
+    if sql is None:
         quote = connection.ops.quote_name
         columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
         marks = ", ".join(["%s"] * len(_APPEND_FIELDS))
-        _append_sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        table = quote(meta.db_table)
+        if lazy:
+            # set_config(..., true) is SET LOCAL: it lasts until this (implicit) transaction ends,
+            # and the commit reads it, so this one statement commits asynchronously.
+            sql = (
+                f"INSERT INTO {table} ({columns}) SELECT {marks} "  # noqa: S608
+                "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit"
+            )
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+        _append_sql[lazy] = sql
     user = actor.user if actor.user is not None and actor.user.pk else None
     params = [
         # The fields convert what the backend needs converted (aware datetime, inet, JSON).
@@ -113,7 +131,7 @@ def audit_append(
         meta.get_field("extra").get_db_prep_save(extra or {}, connection),
     ]
     with connection.cursor() as cur:
-        cur.execute(_append_sql, params)
+        cur.execute(sql, params)
 
 
 _APPEND_FIELDS = (

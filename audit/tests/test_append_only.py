@@ -67,10 +67,43 @@ def test_the_lean_append_writes_the_row_audit_record_writes(alice, ip):
     for actor in (Actor(user=alice, ip=ip), Actor.system()):
         audit_record(actor=actor, **kwargs)  # type: ignore[arg-type]
         audit_append(actor=actor, **kwargs)  # type: ignore[arg-type]
+        audit_append(actor=actor, wait_for_flush=False, **kwargs)  # type: ignore[arg-type]
     fields = ["at", "actor", "actor_label", "action", "object_type", "object_id", "reason", "row_count", "ip", "extra"]
     rows = list(AuditEntry.objects.order_by("id").values_list(*fields))
-    assert len(rows) == 4 and rows[0] == rows[1] and rows[2] == rows[3]
-    assert rows[0][0] == at and rows[0][1] == alice.pk and rows[2][1] is None and rows[2][2] == "system"
+    assert len(rows) == 6 and rows[0] == rows[1] == rows[2] and rows[3] == rows[4] == rows[5]
+    assert rows[0][0] == at and rows[0][1] == alice.pk and rows[3][1] is None and rows[3][2] == "system"
+
+
+def _synchronous_commit() -> str | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        return str(cur.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lazy_append_turns_off_the_flush_wait_for_its_own_transaction_only(alice):
+    """A verification's audit row does not wait for the WAL flush; nothing else loses that wait."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    expected_on = None if connection.vendor != "postgresql" else "on"
+    expected_off = None if connection.vendor != "postgresql" else "off"
+    with transaction.atomic():
+        audit_append(actor=Actor(user=alice), action="lazy", object_type="y", object_id=1, now=now,
+                     wait_for_flush=False)
+        assert _synchronous_commit() == expected_off
+    assert _synchronous_commit() == expected_on  # the next transaction waits again
+    with transaction.atomic():
+        audit_append(actor=Actor(user=alice), action="durable", object_type="y", object_id=2, now=now)
+        assert _synchronous_commit() == expected_on
+    # In autocommit the statement is its own transaction: written, and the session setting untouched.
+    audit_append(actor=Actor(user=alice), action="lazy", object_type="y", object_id=3, now=now, wait_for_flush=False)
+    assert _synchronous_commit() == expected_on
+    assert list(AuditEntry.objects.order_by("id").values_list("action", "object_id")) == [
+        ("lazy", "1"), ("durable", "2"), ("lazy", "3"),
+    ]
 
 
 def test_the_lean_append_is_refused_updates_like_any_row(alice):
