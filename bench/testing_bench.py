@@ -9,7 +9,9 @@
 2. lab batch: 100 k sealed 10-in-1 tubes (1 M person links) ingested through results_ingest, the
    health app's share timed apart;
 3. positive pool: one pooled positive tube resolved to its members (recheck tasks, statuses);
-4. coverage: one grid, and the whole district.
+4. coverage: one grid, and the whole district;
+5. close: closing the round (its figures kept per household), then the coverage of the closed round
+   (rolled back).
 Data are inserted with set-based SQL (generate_series), so a 1 M district takes a minute, not an hour.
 """
 
@@ -250,6 +252,42 @@ def coverage() -> None:
         )
 
 
+def close() -> None:
+    """Closing the round: its figures kept per household in one INSERT ... SELECT, then the coverage of
+    the closed round read from them. Rolled back, so the other measures still see the open round."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from audit.services import Actor
+    from territory.models import Area, AreaKind
+    from testing import selectors, services
+    from testing.models import Round, RoundFigure
+
+    rnd = Round.objects.get(name="基准轮")
+    root = _root()
+    grid = Area.objects.filter(kind=AreaKind.GRID1, path__startswith=root.path).order_by("path").first()  # type: ignore[attr-defined]
+    with transaction.atomic():
+        t = time.perf_counter()
+        closed = services.round_close(actor=Actor.system(), rnd=rnd, now=timezone.now())
+        close_ms = (time.perf_counter() - t) * 1000
+        rows = RoundFigure.objects.filter(round=closed).count()
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_size_pretty(pg_total_relation_size('testing_roundfigure'))")
+            size = cur.fetchone()[0]
+        print(f"close: {close_ms:.0f} ms, {rows:,} household rows kept ({size} with the index)")
+        for label, node in (("one grid", grid), ("district", root)):
+            runs = []
+            for _ in range(3):
+                t = time.perf_counter()
+                total, children = selectors.coverage_children(closed, node)  # type: ignore[arg-type]
+                runs.append((time.perf_counter() - t) * 1000)
+            print(
+                f"coverage of the closed round, {label}: {total.total:,} people, {len(children)} children: "
+                f"median {statistics.median(runs):.0f} ms (runs {', '.join(f'{r:.0f}' for r in runs)})"
+            )
+        transaction.set_rollback(True)
+
+
 # --- station through HTTP -------------------------------------------------------------------------
 
 
@@ -347,6 +385,7 @@ def station(seconds: int) -> None:
         "FANGYI_THREADS": "1",
         "FANGYI_ADMISSION_MAX": "64",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
     subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
     proc = subprocess.Popen(
@@ -413,6 +452,8 @@ def main() -> None:
     only = set(filter(None, args.only.split(",")))
     if not only or "coverage" in only:
         coverage()
+    if not only or "close" in only:
+        close()
     if not only or "lab" in only:
         lab_batch(args.tubes)
     if not only or "pool" in only:

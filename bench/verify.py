@@ -74,6 +74,7 @@ def serve(env: dict[str, str], threads: int = 1) -> subprocess.Popen[bytes]:
         "FANGYI_THREADS": str(threads),
         "FANGYI_ADMISSION_MAX": "64",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
     run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
     proc = subprocess.Popen(
