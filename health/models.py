@@ -84,7 +84,8 @@ class RuleVersion(models.Model):
 class Sample(models.Model):
     """A sampling of one person (a tube, pooled or single) and its result once known."""
 
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (person, sample_ref) and the (person, sampled_at) index lead with it.
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+", db_index=False)
     sample_ref = models.CharField(max_length=64)
     sampled_at = models.DateTimeField()
     result = models.CharField(max_length=10, choices=Result.choices, default=Result.PENDING)
@@ -233,7 +234,8 @@ class HealthStatus(models.Model):
 class StatusHistory(models.Model):
     """Every change of a person's status, in the transaction of the change."""
 
-    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the (person, at) index leads with it.
+    person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="+", db_index=False)
     at = models.DateTimeField()
     colour = models.CharField(max_length=8, choices=Colour.choices)
     previous_colour = models.CharField(max_length=8, choices=Colour.choices, blank=True)
