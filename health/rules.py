@@ -4,6 +4,9 @@ Precedence: the most severe triggered rule wins (red over yellow over green); am
 is positive single tube, positive pool awaiting recheck, companion. An epidemiologist's decision
 settles the evidence recorded before it: only evidence recorded after it can trigger a rule again,
 otherwise the decided colour stands.
+
+No rule looks at a pending sample: the station's lean write (``health/services/sampling.py``) relies on
+it and moves only a status row's latest sampling when a person is sampled.
 """
 
 from __future__ import annotations

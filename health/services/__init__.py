@@ -23,9 +23,9 @@ from health.services.recompute import (
     companion_flagged,
     result_recorded,
     results_recorded,
-    sample_recorded,
     status_recompute,
 )
+from health.services.sampling import sample_recorded, samples_recorded
 
 __all__ = [
     "change_request_apply",
@@ -39,6 +39,7 @@ __all__ = [
     "results_recorded",
     "rules_update",
     "sample_recorded",
+    "samples_recorded",
     "status_change_request",
     "status_recompute",
     "status_recompute_all",

@@ -312,15 +312,7 @@ _HISTORY = StatusHistory._meta.db_table
 # --- evidence from other modules --------------------------------------------------------------
 
 
-def sample_recorded(*, person_id: int, sample_ref: str, sampled_at: dt.datetime, now: dt.datetime) -> None:
-    """A person was sampled: the sample shows as pending until its result arrives."""
-    with transaction.atomic():
-        Sample.objects.get_or_create(
-            person_id=person_id,
-            sample_ref=sample_ref,
-            defaults={"sampled_at": sampled_at, "recorded_at": now},
-        )
-        _recompute([person_id], now=now, rules=selectors.current_rules())
+# A pending sample (the sampler station): ``health.services.sampling``.
 
 
 def result_recorded(
