@@ -57,7 +57,8 @@ def setup_django() -> None:
 
 
 class HealthShare:
-    """Time and statements spent inside the health app's ``sample_recorded`` (not this app's to cut)."""
+    """Time and statements spent inside the health app's ``sample_recorded`` (a scan) and
+    ``samples_recorded`` (the batch endpoint's samples, recorded together at its end)."""
 
     def __init__(self) -> None:
         self.ms = self.cpu = 0.0
@@ -66,25 +67,30 @@ class HealthShare:
     def install(self, counter: Counter) -> None:
         from testing import health_port
 
-        original = health_port.sample_recorded
         share = self
 
-        def timed(**kw: Any) -> None:
-            before = counter.statements
-            t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                original(**kw)
-            finally:
-                share.ms += (time.perf_counter() - t0) * 1000
-                share.cpu += (time.process_time() - c0) * 1000
-                share.statements += counter.statements - before
+        def timed(original: Any) -> Any:
+            def call(**kw: Any) -> None:
+                before = counter.statements
+                t0, c0 = time.perf_counter(), time.process_time()
+                try:
+                    original(**kw)
+                finally:
+                    share.ms += (time.perf_counter() - t0) * 1000
+                    share.cpu += (time.process_time() - c0) * 1000
+                    share.statements += counter.statements - before
 
-        health_port.sample_recorded = timed  # type: ignore[assignment]
-        self._restore = (health_port, original)
+            return call
+
+        self._restore = [(name, getattr(health_port, name)) for name in ("sample_recorded", "samples_recorded")]
+        for name, original in self._restore:
+            setattr(health_port, name, timed(original))
 
     def uninstall(self) -> None:
-        module, original = self._restore
-        module.sample_recorded = original  # type: ignore[attr-defined]
+        from testing import health_port
+
+        for name, original in self._restore:
+            setattr(health_port, name, original)
 
 
 class Counter:

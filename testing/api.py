@@ -16,7 +16,7 @@ from ninja.responses import codes_4xx
 
 from audit.services import Actor
 from common.errors import DomainError
-from testing import selectors, services
+from testing import health_port, selectors, services
 from testing.selectors import tube_view
 
 router = Router(tags=["testing"])
@@ -152,10 +152,15 @@ def station_seal(request: HttpRequest, payload: SealIn) -> Any:
 def station_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
     results = []
     # One transaction for the batch, one savepoint per submission: a refused submission is undone alone,
-    # and the batch costs one commit instead of one per submission.
-    with transaction.atomic():
+    # and the batch costs one commit instead of one per submission. The health app records the batch's
+    # samples at its end, in the same transaction, with one call for all of them.
+    with transaction.atomic(), health_port.samples_noted() as noted:
         for item in payload.items:
+            mark = len(noted)
             status, answer = _guarded(request, item)
+            if status != 200 or answer.get("replayed"):
+                # Undone (a refusal, or a retry whose first answer stands): what it noted goes too.
+                del noted[mark:]
             results.append(BatchItemOut(key=item.key, status=status, answer=StationAnswer(**answer)))
     return BatchOut(results=results)
 

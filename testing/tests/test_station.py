@@ -278,3 +278,97 @@ def test_a_scan_costs_five_statements_of_this_app(station, site, person_a, perso
     assert r.status_code == 200
     ours = [q["sql"] for q in ctx.captured_queries if "testing_" in q["sql"]]
     assert len(ours) == 5, ours
+
+
+def _statements(ctx: Any, table_prefix: str) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if table_prefix in q["sql"]]
+
+
+def test_a_scan_costs_two_statements_of_the_health_app(station, site, person_a, person_b):
+    """The pending sample (one INSERT) and the status row's latest sampling (one upsert)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-hcount-01", "barcode": "T0001", "code": token(person_a)})
+    with CaptureQueriesContext(connection) as ctx:
+        r = post(station, "samples", {"key": "k-hcount-02", "barcode": "T0001", "code": token(person_b)})
+    assert r.status_code == 200
+    assert len(_statements(ctx, "health_")) == 2, _statements(ctx, "health_")
+
+
+def _tube_batch(site: Any, barcode: str, people: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"kind": "open", "key": f"open-{barcode}", "site_id": site.pk, "barcode": barcode},
+        *[
+            {"kind": "sample", "key": f"scan-{barcode}-{i:02d}", "barcode": barcode, "code": token(p)}
+            for i, p in enumerate(people)
+        ],
+        {"kind": "seal", "key": f"seal-{barcode}", "barcode": barcode},
+    ]
+
+
+def test_a_tube_of_ten_through_the_batch_costs_two_statements_of_the_health_app(station, site, district, person_a):
+    """Open, 10 scans, seal in one request: the health app records the 10 samples together at the end;
+    this app's own are 3 for the open and the seal (and an audit row each) and 5 per scan, as single submissions."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from health.services import results_recorded
+
+    people = [person_a, *PersonFactory.create_batch(9, area=district.household_a)]
+    results_recorded(
+        items=[(p.pk, "EARLIER", "negative", True, NOW - dt.timedelta(days=1)) for p in people[:4]], now=NOW
+    )
+    warm = PersonFactory(area=district.household_a)
+    post(station, "batch", {"items": _tube_batch(site, "T0100", [warm])})  # the token and rules cached
+    with CaptureQueriesContext(connection) as ctx:
+        r = post(station, "batch", {"items": _tube_batch(site, "T0101", people)})
+    assert [x["status"] for x in r.json()["results"]] == [200] * 12
+    assert len(_statements(ctx, "health_")) == 2, _statements(ctx, "health_")
+    assert len(_statements(ctx, "testing_")) == 3 + 10 * 5 + 3, _statements(ctx, "testing_")
+    assert Sample.objects.filter(tube__barcode="T0101").count() == 10
+
+
+def test_the_status_shows_the_pending_sample_right_after_a_scan(station, site, district, person_a, person_b):
+    from health.selectors import status_view
+    from health.services import results_recorded
+
+    earlier = NOW - dt.timedelta(days=1)
+    results_recorded(items=[(person_a.pk, "EARLIER", "negative", True, earlier)], now=NOW - dt.timedelta(hours=2))
+    assert status_view(person_a.pk, now=NOW).badge == "48h"  # read, so cached, before the scan
+    assert status_view(person_b.pk, now=NOW).badge == "none"
+    open_tube(station, site)
+    post(station, "samples", {"key": "k-pending-1", "barcode": "T0001", "code": token(person_a)})
+    r = post(station, "batch", {"items": _tube_batch(site, "T0102", [person_b])})
+    assert r.status_code == 200
+    for person, colour in ((person_a, "green"), (person_b, "green")):
+        view = status_view(person.pk, now=NOW)
+        assert (view.colour, view.badge, view.latest_result, view.latest_sampled_at) == (
+            colour,
+            "pending",
+            "pending",
+            NOW,
+        )
+    assert status_view(person_a.pk, now=NOW).latest_negative_sampled_at == earlier
+
+
+def test_a_refused_or_replayed_scan_in_a_batch_records_no_health_sample(station, site, person_a, person_b):
+    from health.models import Sample as HealthSample
+
+    items = [
+        {"kind": "open", "key": "h-open-0001", "site_id": site.pk, "barcode": "T0011"},
+        {"kind": "sample", "key": "h-samp-0001", "barcode": "T0011", "code": token(person_a)},
+        {"kind": "sample", "key": "h-samp-0002", "barcode": "T0011", "code": token(person_a)},  # same person: 409
+        {"kind": "sample", "key": "h-samp-0003", "barcode": "NOSUCHTUBE", "code": token(person_b)},  # 404
+    ]
+    r = post(station, "batch", {"items": items}).json()["results"]
+    assert [x["status"] for x in r] == [200, 200, 409, 404]
+    assert list(HealthSample.objects.values_list("person_id", "sample_ref")) == [(person_a.pk, f"T0011:{person_a.pk}")]
+    again = post(
+        station,
+        "batch",
+        {"items": [*items, {"kind": "sample", "key": "h-samp-0004", "barcode": "T0011", "code": token(person_b)}]},
+    ).json()["results"]
+    assert [x["status"] for x in again] == [200, 200, 409, 404, 200] and again[1]["answer"]["replayed"]
+    assert HealthSample.objects.count() == 2
