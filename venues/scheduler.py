@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import threading
 import time
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from common.scheduler import command_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # settings.TIME_ZONE: the day a purge belongs to
@@ -91,20 +91,8 @@ class RetentionScheduler:
             stop.wait(max(wait, 1.0))
 
 
-def run_command() -> tuple[int, str]:
-    """``manage.py venues_retention --daily`` in a child process with the server's environment."""
-    try:
-        done = subprocess.run(  # noqa: S603 (a fixed argument list, no shell)
-            [sys.executable, str(ROOT / "manage.py"), "venues_retention", "--daily"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return 1, f"{type(exc).__name__}: {exc}"
-    return done.returncode, (done.stdout + done.stderr)
+# ``manage.py venues_retention --daily`` in a child process with the server's environment.
+run_command = command_runner(["venues_retention", "--daily"], timeout=RUN_TIMEOUT_SECONDS)
 
 
 def hour_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> int | None:
