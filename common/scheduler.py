@@ -59,15 +59,30 @@ class IntervalScheduler:
         return max(self.every - (self.clock() - started), MIN_WAIT_SECONDS)
 
     def loop(self, stop: threading.Event, *, delay: float = 0.0) -> None:
-        if delay and stop.wait(delay):
-            return
-        while not stop.is_set():
-            try:
-                wait = self.step()
-            except Exception:  # never let the thread die: the next turn must still run
-                self.log.exception("%s scheduler", self.name)
-                wait = self.every
-            stop.wait(max(wait, MIN_WAIT_SECONDS))
+        run_steps(self.step, stop, log=self.log, name=self.name, wait_after_error=self.every, delay=delay)
+
+
+def run_steps(
+    step: Callable[[], float],
+    stop: threading.Event,
+    *,
+    log: Any,
+    name: str,
+    wait_after_error: float,
+    delay: float = 0.0,
+) -> None:
+    """A scheduler thread's body: after ``delay``, call ``step`` and wait the seconds it returns, until
+    ``stop`` is set. An exception is logged and waited out, never let through: the thread must live
+    for the next turn."""
+    if delay and stop.wait(delay):
+        return
+    while not stop.is_set():
+        try:
+            wait = step()
+        except Exception:
+            log.exception("%s scheduler", name)
+            wait = wait_after_error
+        stop.wait(max(wait, MIN_WAIT_SECONDS))
 
 
 def command_runner(command: list[str], *, timeout: float = RUN_TIMEOUT_SECONDS) -> Callable[[], tuple[int, str]]:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.scheduler import command_runner
+from common.scheduler import command_runner, run_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # settings.TIME_ZONE: the day a purge belongs to
@@ -80,15 +80,7 @@ class RetentionScheduler:
         return RETRY_SECONDS
 
     def loop(self, stop: threading.Event, *, delay: float = 0.0) -> None:
-        if delay and stop.wait(delay):
-            return
-        while not stop.is_set():
-            try:
-                wait = self.step()
-            except Exception:  # never let the thread die: the next day must still run
-                self.log.exception("venues retention scheduler")
-                wait = RETRY_SECONDS
-            stop.wait(max(wait, 1.0))
+        run_steps(self.step, stop, log=self.log, name="venues retention", wait_after_error=RETRY_SECONDS, delay=delay)
 
 
 # ``manage.py venues_retention --daily`` in a child process with the server's environment.
