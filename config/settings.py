@@ -140,7 +140,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # the database.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "common.cache.LocMemCache",  # Django's, with a bulk delete under one lock
         "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("FANGYI_CACHE_ENTRIES", "50000"))},
     }
 }

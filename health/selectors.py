@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -289,18 +288,7 @@ def negative_within(person_id: int, *, hours: int, now: dt.datetime) -> bool:
 
 
 def invalidate(person_ids: list[int]) -> None:
-    keys = [cache_key(p) for p in person_ids]
-    backend = caches["default"]
-    if isinstance(backend, LocMemCache):
-        # The per-process cache deletes key by key, validating each key character by character and
-        # taking the lock each time: ~6 µs a person, twice per changed person of a lab batch (now and
-        # after commit), ~12 s at a million. Our keys are valid by construction: one lock, plain deletes.
-        made = [backend.make_key(k) for k in keys]
-        with backend._lock:  # type: ignore[attr-defined]
-            for key in made:
-                backend._delete(key)  # type: ignore[attr-defined]
-        return
-    cache.delete_many(keys)
+    cache.delete_many([cache_key(p) for p in person_ids])
 
 
 # --- tokens -----------------------------------------------------------------------------------
