@@ -75,8 +75,11 @@ class Round(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
-    # When command HQ was reminded that the open round is past its deadline (once per round).
+    # When command HQ was last reminded that the open round is past its deadline, and how many times
+    # since the deadline was last set (reminders repeat every TESTING_OVERDUE_REMIND_HOURS; a new
+    # deadline starts the count again).
     overdue_reminded_at = models.DateTimeField(null=True, blank=True)
+    overdue_reminder_count = models.PositiveSmallIntegerField(default=0)
     # Coverage at closing time (totals, and per level-1 grid under "by_grid"), kept so the figures
     # survive later changes of the roster; "nodes_kept" says the figures of every node are kept too
     # (RoundFigure), which rounds closed before those were kept lack.
@@ -109,6 +112,23 @@ class Round(models.Model):
         if now < self.starts_at:
             return RoundPhase.SCHEDULED
         return RoundPhase.OVERDUE if now >= self.deadline_at else RoundPhase.OPEN
+
+
+class RoundDeadlineChange(models.Model):
+    """A new deadline command HQ set for an open round, and why; the round page lists them."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="deadline_changes")
+    old_deadline_at = models.DateTimeField()
+    new_deadline_at = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["round", "changed_at"], name="deadline_round_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.round_id} -> {self.new_deadline_at:%Y-%m-%d %H:%M}"
 
 
 class RoundFigure(models.Model):
