@@ -8,6 +8,9 @@ table requires. Nothing points at a check-in with a foreign key for the same rea
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -31,18 +34,58 @@ class VenueCategory(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+_KEY_NOISE = re.compile(r"[\W_]+")
+SHOP_KEY_MAX = 320
+
+
+def shop_name_key(name: str, address: str) -> str:
+    """The key two records of one shop share: name and address after NFKC (full-width letters and
+    digits become half-width), lower case, without spaces or punctuation. "龙城 超市（一店）" at
+    "崇文大道１号" and "龙城超市一店" at "崇文大道1号" are the same shop."""
+
+    def norm(text: str) -> str:
+        return _KEY_NOISE.sub("", unicodedata.normalize("NFKC", text or "").lower())
+
+    return f"{norm(name)}|{norm(address)}"[:SHOP_KEY_MAX]
+
+
+class ShopSource(models.TextChoices):
+    CENSUS = "census", _("Door-to-door census")
+    ROSTER = "roster", _("Roster import")
+
+
 class Shop(models.Model):
     name = models.CharField(_("name"), max_length=100)
     category = models.CharField(_("category"), max_length=16, choices=VenueCategory.choices)
     address = models.CharField(_("address"), max_length=200)
-    area = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+")
+    area = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+", verbose_name=_("grid"))
     area_path = models.CharField(max_length=80, db_index=True, editable=False)
     contact_phone = models.CharField(_("contact phone"), max_length=11, blank=True)
+    # shop_name_key(name, address); empty only for rows written before it existed (see 0007).
+    name_key = models.CharField(max_length=SHOP_KEY_MAX, default="", db_default="", editable=False)
+    source = models.CharField(
+        _("source"),
+        max_length=10,
+        choices=ShopSource.choices,
+        default=ShopSource.CENSUS,
+        db_default=ShopSource.CENSUS,
+        editable=False,
+    )
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("shop")
         verbose_name_plural = _("shops")
+        constraints = [
+            # One record per shop and grid; the census and imports also look across the level-1 grid.
+            models.UniqueConstraint(
+                fields=["area", "name_key"], condition=~Q(name_key=""), name="shop_unique_name_key_per_grid"
+            ),
+            models.CheckConstraint(condition=Q(source__in=["census", "roster"]), name="shop_source_valid"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -14,13 +14,14 @@ from demo.generator.people import PersonMaker, Weighted
 from demo.generator.writer import Sink
 from territory.models import AreaKind
 from territory.selectors import segment
+from venues.models import shop_name_key
 
 AREA_FIELDS = ["parent", "kind", "name", "path", "depth"]
 PERSON_FIELDS = [
     "name", "id_number", "birth_date", "sex", "phone", "area", "area_path", "category", "vaccine_doses",
     "is_elderly_alone", "is_mobility_impaired", "has_no_smartphone",
 ]
-SHOP_FIELDS = ["name", "category", "address", "area", "area_path", "contact_phone"]
+SHOP_FIELDS = ["name", "category", "address", "area", "area_path", "contact_phone", "name_key"]
 
 
 @dataclass(slots=True)
@@ -222,6 +223,7 @@ class DistrictBuilder:
             address = f"{data.DISTRICT}{g.road}{numbers[g.road]}号"
             self.sink.add("shops", (
                 self._id("shops"), name, kind, address, g.node.id, g.node.path, self.maker.phone(),
+                shop_name_key(name, address),
             ))
             self.counts.shops += 1
 
