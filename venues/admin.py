@@ -23,7 +23,7 @@ from accounts.roles import Cap
 from accounts.selectors import scope_for
 from audit.services import Actor, audit_record
 from common.masking import mask_phone
-from venues.models import Entrance, Shop, Venue, VenueCode
+from venues.models import Entrance, Shop, Venue, VenueCode, shop_name_key
 
 
 def _scoped(request: HttpRequest, qs: QuerySet[Any]) -> QuerySet[Any]:
@@ -43,8 +43,8 @@ def _audit_change(request: HttpRequest, obj: Any, form: Any, change: bool) -> No
 
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
-    list_display = ("name", "category", "address", "area")
-    list_filter = ("category",)
+    list_display = ("name", "category", "address", "area", "source")
+    list_filter = ("category", "source")
     search_fields = ("name",)
     raw_id_fields = ("area",)
     list_select_related = ("area",)
@@ -54,6 +54,7 @@ class ShopAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Shop, form: Any, change: bool) -> None:
         obj.area_path = obj.area.path  # the promotion page finds shops by path
+        obj.name_key = shop_name_key(obj.name, obj.address)
         super().save_model(request, obj, form, change)
         _audit_change(request, obj, form, change)
 

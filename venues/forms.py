@@ -75,3 +75,28 @@ class CompanionForm(forms.Form):
 class FlagReviewForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome"), choices=FlagOutcome.choices, widget=forms.RadioSelect)
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class ShopForm(forms.Form):
+    """The census form a grid worker fills in on a phone at the shop's door."""
+
+    grid = forms.TypedChoiceField(label=_("Grid"), coerce=int)
+    name = forms.CharField(label=_("Shop name"), max_length=NAME_MAX)
+    category = forms.ChoiceField(label=_("Category"), choices=VenueCategory.choices)
+    address = forms.CharField(label=_("Address"), max_length=ADDRESS_MAX)
+    contact_phone = forms.CharField(
+        label=_("Contact phone"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, grids: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        grid = self.fields["grid"]
+        assert isinstance(grid, forms.TypedChoiceField)
+        grid.choices = [(g.pk, g.name) for g in grids]
+
+
+class ShopImportForm(forms.Form):
+    file = forms.FileField(label=_("Shop roster (.xlsx or .csv)"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from venues.views import flags, manage, resident
+from venues.views import flags, manage, resident, shops
 
 app_name = "venues"
 urlpatterns = [
@@ -8,6 +8,9 @@ urlpatterns = [
     path("apply/", manage.venue_apply, name="apply"),
     path("promotion/", manage.promotion, name="promotion"),
     path("export.csv", manage.venue_export, name="export"),
+    path("shops/new/", shops.shop_new, name="shop_new"),
+    path("shops/import/", shops.shop_import, name="shop_import"),
+    path("shops/import/template.xlsx", shops.shop_import_template, name="shop_import_template"),
     path("trail/", resident.my_trail, name="my_trail"),
     path("trail/<int:person_id>/", resident.person_trail, name="person_trail"),
     path("flags/", flags.flag_list, name="flags"),

@@ -159,3 +159,19 @@ def resident_and_companions(user: Any) -> tuple[Any, list[Any]]:
         return None, []
     seen = {p.pk for p in household}
     return me, household + [p for p in saved_companions(me.pk) if p.pk not in seen]
+
+
+def census_grids(user: Any) -> list[Area]:
+    """The grids where the user may register shops found door to door (staff of the territory)."""
+    scope = scope_for(user, Cap.VENUES_MANAGE)
+    if scope.is_empty:
+        return []
+    return list(Area.objects.filter(scope.q("path"), kind__in=[AreaKind.GRID1, AreaKind.GRID2]).order_by("path"))
+
+
+def shop_for_user(user: Any, pk: int) -> Shop | None:
+    """A shop of the user's territory (with its venue, if any), or None."""
+    shop = Shop.objects.select_related("area", "venue").filter(pk=pk).first()
+    if shop is None or not scope_for(user, Cap.VENUES_MANAGE).contains(shop.area_path):
+        return None
+    return shop

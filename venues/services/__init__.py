@@ -10,6 +10,8 @@ from venues.services.retention import (
     retention_claim,
     retention_finish,
 )
+from venues.services.shop_import import ShopImportReport, shop_import
+from venues.services.shops import shop_register
 from venues.services.venue import (
     VenueData,
     code_revoke,
@@ -25,6 +27,7 @@ from venues.services.venue import (
 __all__ = [
     "CheckinOutcome",
     "PurgeResult",
+    "ShopImportReport",
     "VenueData",
     "checkin_record",
     "checkins_purge",
@@ -39,6 +42,8 @@ __all__ = [
     "retention_claim",
     "retention_finish",
     "sentinel_checkin",
+    "shop_import",
+    "shop_register",
     "venue_apply",
     "venue_review",
     "venues_export",

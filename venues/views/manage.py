@@ -298,4 +298,8 @@ def promotion(request: HttpRequest) -> HttpResponse:
         area = roots[0]
     data = selectors.promotion(area)
     shops = selectors.shops_without_venue(area.path) if not data.rows else []
-    return render(request, "venues/promotion.html", {"promotion": data, "shops": shops})
+    return render(
+        request,
+        "venues/promotion.html",
+        {"promotion": data, "shops": shops, "can_register": bool(selectors.census_grids(request.user))},
+    )
