@@ -134,6 +134,40 @@ def audit_append(
         cur.execute(sql, params)
 
 
+def audit_append_many(
+    *, actor: Actor, rows: list[tuple[str, str, str | int, dict[str, Any]]], now: dt.datetime
+) -> None:
+    """Several rows of ``audit_append`` (action, object type, object id, extra each) by one actor at one
+    moment, in one multi-row INSERT in the caller's transaction (the station's batch path)."""
+    if not rows:
+        return
+    meta = AuditEntry._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+    one = "(" + ", ".join(["%s"] * len(_APPEND_FIELDS)) + ")"
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(rows))}"  # noqa: S608
+    user = actor.user if actor.user is not None and actor.user.pk else None
+    at = meta.get_field("at").get_db_prep_save(now, connection)
+    ip = meta.get_field("ip").get_db_prep_save(actor.ip, connection)
+    extra_field = meta.get_field("extra")
+    params: list[Any] = []
+    for action, object_type, object_id, extra in rows:
+        params += [
+            at,
+            user.pk if user else None,
+            actor.label,
+            action,
+            object_type,
+            str(object_id),
+            "",
+            1,
+            ip,
+            extra_field.get_db_prep_save(extra or {}, connection),
+        ]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
 _APPEND_FIELDS = (
     "at",
     "actor",

@@ -7,17 +7,14 @@ import datetime as dt
 import hashlib
 from typing import Any, Literal
 
-from django.db import transaction
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, File, Router, Schema
 from ninja.files import UploadedFile
 from ninja.responses import codes_4xx
 
 from audit.services import Actor
-from common.errors import DomainError
-from testing import health_port, selectors, services
-from testing.selectors import tube_view
+from testing import selectors, services
 
 router = Router(tags=["testing"])
 
@@ -95,37 +92,6 @@ class BatchOut(Schema):
     results: list[BatchItemOut]
 
 
-def _station(request: HttpRequest, item: BatchItem, now: dt.datetime) -> tuple[int, dict[str, Any]]:
-    actor = Actor.from_request(request)
-    body = item.dict(exclude={"key"})
-
-    def action() -> dict[str, Any]:
-        if item.kind == "open":
-            if item.site_id is None:
-                raise DomainError("site_required", "site_id is required")
-            site = selectors.get_site_for_sampler(request.user, item.site_id)
-            return tube_view(services.tube_open(actor=actor, site=site, barcode=item.barcode, now=now))
-        # Found, checked and locked in one statement; the services then skip their own lock.
-        tube = selectors.get_tube_for_sampler(request.user, item.barcode, lock=True)
-        if item.kind == "seal":
-            return tube_view(services.tube_seal(actor=actor, tube=tube, now=now, locked=True))
-        return services.sample_register(
-            actor=actor,
-            tube=tube,
-            code=item.code,
-            id_number=item.id_number,
-            green_channel=item.green_channel,
-            device_at=item.device_at,
-            locked=True,
-            now=now,
-        ).as_dict()
-
-    try:
-        return services.idempotent_run(user=request.user, key=item.key, body=body, now=now, action=action)
-    except DomainError as exc:
-        return exc.status, {"code": exc.code, "message": str(exc.message)}
-
-
 @router.post(
     "/station/tubes", response={200: StationAnswer, codes_4xx: StationAnswer}, summary="Open a new tube at a site"
 )
@@ -150,29 +116,22 @@ def station_seal(request: HttpRequest, payload: SealIn) -> Any:
 
 @router.post("/station/batch", response=BatchOut, summary="Several station submissions in order (offline queue)")
 def station_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
-    results = []
-    # One transaction for the batch, one savepoint per submission: a refused submission is undone alone,
-    # and the batch costs one commit instead of one per submission. The health app records the batch's
-    # samples at its end, in the same transaction, with one call for all of them.
-    with transaction.atomic(), health_port.samples_noted() as noted:
-        for item in payload.items:
-            mark = len(noted)
-            status, answer = _guarded(request, item)
-            if status != 200 or answer.get("replayed"):
-                # Undone (a refusal, or a retry whose first answer stands): what it noted goes too.
-                del noted[mark:]
-            results.append(BatchItemOut(key=item.key, status=status, answer=StationAnswer(**answer)))
-    return BatchOut(results=results)
+    # Set-based: every submission answered as the single endpoints would answer them in this order, in
+    # one transaction and a constant number of statements (services.station_batch).
+    answers = services.station_batch(
+        actor=Actor.from_request(request), items=[item.dict() for item in payload.items], now=timezone.now()
+    )
+    return BatchOut(
+        results=[
+            BatchItemOut(key=item.key, status=status, answer=StationAnswer(**answer))
+            for item, (status, answer) in zip(payload.items, answers, strict=True)
+        ]
+    )
 
 
 def _guarded(request: HttpRequest, item: BatchItem) -> tuple[int, dict[str, Any]]:
     # The clock is read once per submission, at the edge.
-    now = timezone.now()
-    try:
-        return _station(request, item, now)
-    except Http404:
-        # A site or tube outside the sampler's sites: the same answer as a barcode never seen.
-        return 404, {"code": "not_found", "message": "Not found."}
+    return services.station_submit(actor=Actor.from_request(request), item=item.dict(), now=timezone.now())
 
 
 # --- laboratory -------------------------------------------------------------------------------

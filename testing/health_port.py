@@ -7,12 +7,6 @@ the health app's public selectors and services only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
-# While set (the batch endpoint), samples are noted here and recorded together on leaving.
-_noted: ContextVar[list[tuple[int, str, dt.datetime, dt.datetime]] | None] = ContextVar("noted_samples", default=None)
 
 
 def person_id_from_sampling_token(token: str, *, now: dt.datetime) -> int:
@@ -22,10 +16,6 @@ def person_id_from_sampling_token(token: str, *, now: dt.datetime) -> int:
 
 
 def sample_recorded(*, person_id: int, sample_ref: str, sampled_at: dt.datetime, now: dt.datetime) -> None:
-    noted = _noted.get()
-    if noted is not None:
-        noted.append((person_id, sample_ref, sampled_at, now))
-        return
     from health.services import sample_recorded as f
 
     f(person_id=person_id, sample_ref=sample_ref, sampled_at=sampled_at, now=now)
@@ -38,22 +28,6 @@ def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) 
     from health.services import samples_recorded as f
 
     f(items=items)
-
-
-@contextmanager
-def samples_noted() -> Iterator[list[tuple[int, str, dt.datetime, dt.datetime]]]:
-    """Inside the block ``sample_recorded`` only notes the sample in the yielded list; leaving the block
-    without an exception records them all with one ``samples_recorded`` (the health app's writes for a
-    whole tube in one set of statements). For a caller that holds the transaction around the block, so
-    the samples and their health rows still commit together, and that removes from the list what a
-    submission it undid had noted."""
-    noted: list[tuple[int, str, dt.datetime, dt.datetime]] = []
-    token = _noted.set(noted)
-    try:
-        yield noted
-    finally:
-        _noted.reset(token)
-    samples_recorded(items=noted)
 
 
 def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], now: dt.datetime) -> None:

@@ -33,9 +33,11 @@ from testing.services.rounds import (
 from testing.services.station import (
     idempotent_run,
     sample_register,
+    station_submit,
     tube_open,
     tube_seal,
 )
+from testing.services.station_batch import station_batch
 from testing.services.teams import home_requests_move, home_team_delete
 
 __all__ = [
@@ -69,6 +71,8 @@ __all__ = [
     "site_ledger_export",
     "site_staff_add",
     "site_staff_remove",
+    "station_batch",
+    "station_submit",
     "tube_open",
     "tube_seal",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +32,8 @@ from audit.services import Actor, audit_record
 from common.errors import Conflict, DomainError, NotFound
 from testing import health_port
 from testing.models import IdempotentRequest, Round, RoundPhase, Sample, Site, Tube, TubeStatus
+from testing.selectors.access import get_site_for_sampler, get_tube_for_sampler
+from testing.selectors.sites import tube_view
 from testing.selectors.station import person_for_scan
 
 # A device clock further than this from the server's is stored and flagged (time zones, dead RTCs).
@@ -87,6 +90,47 @@ def _replay(user: Any, key: str, fp: str, exc: Exception) -> tuple[int, dict[str
     if stored.fingerprint != fp:
         raise Conflict("idempotency_key_reused", _("This submission key was already used for a different submission."))
     return stored.status_code, dict(stored.response, replayed=True)
+
+
+def station_submit(*, actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[int, dict[str, Any]]:
+    """One station submission (kind open, sample or seal, with its key, site_id, barcode, code, id_number,
+    green_channel and device_at) answered as (status, answer): idempotent, a refusal with its code and
+    message, a site or tube outside the sampler's sites 404 like a barcode never seen."""
+    user = actor.user
+    body = {k: v for k, v in item.items() if k != "key"}
+
+    def action() -> dict[str, Any]:
+        if item["kind"] == "open":
+            if item["site_id"] is None:
+                raise DomainError("site_required", "site_id is required")
+            site = get_site_for_sampler(user, item["site_id"])
+            return tube_view(tube_open(actor=actor, site=site, barcode=item["barcode"], now=now))
+        # Found, checked and locked in one statement; the services then skip their own lock.
+        tube = get_tube_for_sampler(user, item["barcode"], lock=True)
+        if item["kind"] == "seal":
+            return tube_view(tube_seal(actor=actor, tube=tube, now=now, locked=True))
+        return sample_register(
+            actor=actor,
+            tube=tube,
+            code=item["code"],
+            id_number=item["id_number"],
+            green_channel=item["green_channel"],
+            device_at=item["device_at"],
+            locked=True,
+            now=now,
+        ).as_dict()
+
+    try:
+        return idempotent_run(user=user, key=item["key"], body=body, now=now, action=action)
+    except DomainError as exc:
+        return exc.status, {"code": exc.code, "message": str(exc.message)}
+    except Http404:
+        return not_found_answer()
+
+
+def not_found_answer() -> tuple[int, dict[str, Any]]:
+    """A site or tube outside the sampler's sites: the same answer as a barcode never seen, not stored."""
+    return 404, {"code": "not_found", "message": "Not found."}
 
 
 def clean_barcode(raw: str) -> str:

@@ -1,0 +1,529 @@
+"""The station's batch path, set-based: N submissions in a constant number of statements.
+
+A busy station and the station page's offline queue send scans in batches (a tube's scans and its seal,
+or several tubes). ``station_batch`` answers every submission exactly as ``station_submit`` would have
+answered it, one after the other in the batch's order, with the same codes, messages and idempotency,
+but reads and writes for the whole batch at once:
+
+1. the stored answers of the batch's keys; the tubes its barcodes name (found, access-checked and locked
+   in id order); the sites it opens tubes at; the people its codes and ID numbers name, with their
+   samples in the rounds involved and their green-channel pre-registrations (one statement each);
+2. every submission checked in Python, in order, against that state and what the earlier submissions of
+   the batch did to it (a tube opened, filled or sealed; a person added to a tube or to the round; a key
+   answered), by the same rules and in the same order of checks as ``sample_register``, ``tube_open``,
+   ``tube_seal`` and ``idempotent_run``;
+3. the new tubes, samples, count and seal updates, audit rows and idempotency rows written with one
+   multi-row statement each, and the health app told with one ``samples_recorded`` call.
+
+The tube row locks serialise this with every other writer of those tubes. What a lock cannot cover (a
+barcode, a key or a person-in-tube pair inserted by another connection after step 1) ends in a unique
+constraint: the batch's writes are then undone and it runs again through ``station_submit`` one
+submission at a time, which settles such races one submission at a time as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext as _
+
+from accounts.roles import Cap
+from accounts.selectors import scope_for
+from audit.services import Actor, audit_append_many
+from common import idnumber
+from common.errors import Conflict, DomainError, NotFound
+from common.masking import mask_name
+from people.models import Person
+from territory.selectors import path_range
+from testing import health_port
+from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube, TubeStatus
+from testing.selectors import home_tube_is_teams
+from testing.services.station import (
+    _KEY,
+    CLOCK_SKEW_LIMIT,
+    SampleOutcome,
+    clean_barcode,
+    fingerprint,
+    not_found_answer,
+    require_sampling,
+    station_submit,
+)
+
+
+class _Unreachable(Exception):
+    """A site or tube outside the sampler's sites: answered 404 and not stored, as ``station_submit``."""
+
+
+@dataclass
+class _Tube:
+    pk: int | None  # None until inserted (opened in this batch)
+    barcode: str
+    rnd: Round
+    site_id: int | None
+    site_laboratory_id: int | None
+    pool_size: int
+    member_count: int
+    status: str
+    reachable: bool
+    laboratory_id: int | None = None
+    sealed_at: dt.datetime | None = None
+    is_new: bool = False
+    is_changed: bool = False
+
+
+@dataclass
+class _Person:
+    pk: int
+    name: str
+    area_path: str
+    id_number: str
+    rounds: set[int] = field(default_factory=set)  # rounds with a sample of theirs
+    tubes: set[str] = field(default_factory=set)  # barcodes of the tubes holding them
+    green_rounds: set[int] = field(default_factory=set)  # pre-registered for the green channel
+
+
+@dataclass
+class _State:
+    actor: Actor
+    now: dt.datetime
+    keys: dict[str, tuple[str, int, dict[str, Any]]]  # key -> fingerprint, status, answer
+    tubes: dict[str, _Tube]
+    sites: dict[int, Site]
+    people: dict[int, _Person]
+    by_id_number: dict[str, _Person]
+    tokens: dict[str, int | DomainError]
+    new_keys: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
+    samples: list[tuple[_Tube, _Person, dict[str, Any]]] = field(default_factory=list)
+    audits: list[tuple[str, _Tube, dict[str, Any]]] = field(default_factory=list)
+
+
+def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> list[tuple[int, dict[str, Any]]]:
+    """(status, answer) for every submission of ``items`` (dicts with the fields of a station submission:
+    kind, key, site_id, barcode, code, id_number, green_channel, device_at), as ``station_submit`` would
+    answer them in order, in one transaction."""
+    try:
+        with transaction.atomic():
+            state = _read(actor, items, now)
+            answers = [_answer(state, item) for item in items]
+            _write(state)
+        return answers
+    except IntegrityError:
+        # Another connection wrote a barcode, key or tube member this batch had not seen: undo it all and
+        # let the one-at-a-time path settle each submission.
+        with transaction.atomic():
+            return [station_submit(actor=actor, item=item, now=now) for item in items]
+
+
+# --- step 1: everything the batch needs, read at once ---------------------------------------------
+
+
+def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State:
+    user = actor.user
+    keys = sorted({item["key"] for item in items if item["key"] and _KEY.match(item["key"])})
+    stored = {
+        key: (fp, status, response)
+        for key, fp, status, response in IdempotentRequest.objects.filter(user=user, key__in=keys).values_list(
+            "key", "fingerprint", "status_code", "response"
+        )
+    }
+    may_sample = not scope_for(user, Cap.TESTING_SAMPLE).is_empty
+    site_ids = sorted({int(item["site_id"]) for item in items if item["kind"] == "open" and item["site_id"]})
+    sites: dict[int, Site] = {}
+    if site_ids and may_sample:
+        sites = {s.pk: s for s in Site.objects.select_related("round").filter(pk__in=site_ids, staff__user_id=user.pk)}
+    barcodes = sorted({(item["barcode"] or "").strip() for item in items} - {""})
+    tubes = _tubes(user, barcodes, may_sample=may_sample) if barcodes else {}
+    tokens: dict[str, int | DomainError] = {}
+    id_numbers: set[str] = set()
+    for item in items:
+        if item["kind"] != "sample":
+            continue
+        if item["code"]:
+            raw = item["code"].strip()
+            if raw not in tokens:
+                try:
+                    tokens[raw] = health_port.person_id_from_sampling_token(raw, now=now)
+                except DomainError as exc:
+                    tokens[raw] = exc
+        elif item["id_number"]:
+            value = idnumber.normalize(item["id_number"])
+            if len(value) == 18:
+                id_numbers.add(value)
+    rounds = {t.rnd.pk for t in tubes.values()} | {s.round_id for s in sites.values()}
+    person_ids = {pid for pid in tokens.values() if isinstance(pid, int)}
+    people = _people(sorted(person_ids), sorted(id_numbers), sorted(rounds), tubes) if person_ids or id_numbers else {}
+    return _State(
+        actor=actor,
+        now=now,
+        keys=stored,
+        tubes=tubes,
+        sites=sites,
+        people=people,
+        by_id_number={p.id_number: p for p in people.values()},
+        tokens=tokens,
+    )
+
+
+def _tubes(user: Any, barcodes: list[str], *, may_sample: bool) -> dict[str, _Tube]:
+    """The named tubes, locked in id order (two batches over the same tubes wait, never deadlock), each
+    with whether this sampler may use it, as ``get_tube_for_sampler`` decides."""
+    staffed = SiteStaff.objects.filter(site_id=OuterRef("site_id"), user_id=user.pk)
+    rows = (
+        Tube.objects.select_related("round", "site")
+        .filter(barcode__in=barcodes)
+        .select_for_update(of=("self",))
+        .annotate(is_staffed=Exists(staffed))
+        .order_by("pk")
+    )
+    out = {}
+    for t in rows:
+        # A home tube (no site): rare at a station, one query each.
+        reachable = bool(t.is_staffed) and may_sample if t.site_id is not None else home_tube_is_teams(user, t)
+        out[t.barcode] = _Tube(
+            pk=t.pk,
+            barcode=t.barcode,
+            rnd=t.round,
+            site_id=t.site_id,
+            site_laboratory_id=t.site.laboratory_id if t.site else None,
+            pool_size=t.pool_size,
+            member_count=t.member_count,
+            status=t.status,
+            reachable=reachable,
+            laboratory_id=t.laboratory_id,
+            sealed_at=t.sealed_at,
+        )
+    return out
+
+
+def _people(
+    person_ids: list[int], id_numbers: list[str], rounds: list[int], tubes: dict[str, _Tube]
+) -> dict[int, _Person]:
+    """The people named by codes (anyone) or typed ID numbers (their territory is checked per round when
+    the submission is answered), with their samples in the batch's rounds and their green-channel
+    pre-registrations, in one statement."""
+    person, sample, prereg = (m._meta.db_table for m in (Person, Sample, PreRegistration))
+    barcode_of = {t.pk: t.barcode for t in tubes.values()}
+    marks = ", ".join(["%s"] * len(rounds)) or "NULL"
+    where = []
+    params: list[Any] = [*rounds, *rounds]
+    if person_ids:
+        where.append(f"p.id IN ({', '.join(['%s'] * len(person_ids))})")
+        params += person_ids
+    if id_numbers:
+        where.append(f"p.id_number IN ({', '.join(['%s'] * len(id_numbers))})")
+        params += id_numbers
+    sql = f"""
+        SELECT p.id, p.name, p.area_path, p.id_number, s.round_id, s.tube_id, g.round_id
+        FROM {person} p
+        LEFT JOIN {sample} s ON s.person_id = p.id AND s.round_id IN ({marks})
+        LEFT JOIN {prereg} g ON g.person_id = p.id AND g.round_id IN ({marks}) AND g.needs_green_channel
+        WHERE {" OR ".join(where)}
+    """  # noqa: S608 (table names from model metadata; every value is a parameter)
+    out: dict[int, _Person] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for pid, name, area_path, id_number, round_id, tube_id, green_round in cur.fetchall():
+            p = out.get(pid)
+            if p is None:
+                p = out[pid] = _Person(pid, name, area_path, id_number)
+            if round_id is not None:
+                p.rounds.add(round_id)
+                if tube_id in barcode_of:
+                    p.tubes.add(barcode_of[tube_id])
+            if green_round is not None:
+                p.green_rounds.add(green_round)
+    return out
+
+
+# --- step 2: every submission answered in order ---------------------------------------------------
+
+
+def _answer(state: _State, item: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    key = item["key"]
+    if not key or not _KEY.match(key):
+        return 400, {"code": "idempotency_key_invalid", "message": _("The submission has no valid idempotency key.")}
+    fp = fingerprint({k: v for k, v in item.items() if k != "key"})
+    stored = state.keys.get(key)
+    if stored is not None:
+        if stored[0] != fp:
+            return 409, {
+                "code": "idempotency_key_reused",
+                "message": _("This submission key was already used for a different submission."),
+            }
+        return stored[1], dict(stored[2], replayed=True)
+    try:
+        status, answer = 200, _act(state, item)
+    except DomainError as exc:
+        status, answer = exc.status, {"code": exc.code, "message": str(exc.message), **exc.details}
+    except _Unreachable:
+        return not_found_answer()
+    state.keys[key] = (fp, status, answer)
+    state.new_keys.append((key, fp, status, answer))
+    return status, answer
+
+
+def _act(state: _State, item: dict[str, Any]) -> dict[str, Any]:
+    if item["kind"] == "open":
+        return _open(state, item)
+    tube = state.tubes.get((item["barcode"] or "").strip())
+    if tube is None or not tube.reachable:
+        raise _Unreachable
+    if item["kind"] == "seal":
+        return _seal(state, tube)
+    return _sample(state, tube, item)
+
+
+def _view(tube: _Tube) -> dict[str, Any]:
+    return {"barcode": tube.barcode, "count": tube.member_count, "pool_size": tube.pool_size, "status": tube.status}
+
+
+def _open(state: _State, item: dict[str, Any]) -> dict[str, Any]:
+    if item["site_id"] is None:
+        raise DomainError("site_required", "site_id is required")
+    site = state.sites.get(int(item["site_id"]))
+    if site is None:
+        raise _Unreachable
+    barcode = clean_barcode(item["barcode"])
+    rnd = site.round
+    require_sampling(rnd, state.now)
+    if barcode in state.tubes:
+        raise Conflict("tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode")
+    tube = _Tube(
+        pk=None,
+        barcode=barcode,
+        rnd=rnd,
+        site_id=site.pk,
+        site_laboratory_id=site.laboratory_id,
+        pool_size=rnd.pool_size,
+        member_count=0,
+        status=TubeStatus.OPEN,
+        reachable=True,
+        is_new=True,
+    )
+    state.tubes[barcode] = tube
+    state.audits.append(("testing.tube_open", tube, {}))
+    return _view(tube)
+
+
+def _seal(state: _State, tube: _Tube) -> dict[str, Any]:
+    if tube.status == TubeStatus.SEALED:
+        raise Conflict("tube_sealed", _("This tube is already sealed."))
+    if tube.member_count == 0:
+        raise DomainError("tube_empty", _("An empty tube cannot be sealed."))
+    lab_id = (tube.site_laboratory_id if tube.site_id else None) or tube.rnd.laboratory_id
+    tube.status, tube.sealed_at, tube.laboratory_id, tube.is_changed = TubeStatus.SEALED, state.now, lab_id, True
+    state.audits.append(("testing.tube_seal", tube, {"members": tube.member_count, "laboratory": lab_id}))
+    return _view(tube)
+
+
+def _sample(state: _State, tube: _Tube, item: dict[str, Any]) -> dict[str, Any]:
+    rnd, now = tube.rnd, state.now
+    require_sampling(rnd, now)
+    if tube.status != TubeStatus.OPEN:
+        raise Conflict("tube_sealed", _("This tube is sealed. Scan a new tube."))
+    if tube.member_count >= tube.pool_size:
+        raise Conflict(
+            "tube_full", _("This tube is full (%(n)s in 1). Seal it and scan a new tube.") % {"n": tube.pool_size}
+        )
+    person = _person(state, rnd, item)
+    name = mask_name(person.name)
+    if tube.barcode in person.tubes:
+        raise Conflict("person_in_tube", _("%(name)s is already in this tube.") % {"name": name})
+    warnings = []
+    repeat = rnd.pk in person.rounds
+    if repeat:
+        warnings.append(
+            {"code": "sampled_twice", "message": _("%(name)s was already sampled in this round.") % {"name": name}}
+        )
+    device_at = item["device_at"]
+    skewed = device_at is not None and abs(device_at - now) > CLOCK_SKEW_LIMIT
+    if skewed:
+        warnings.append({"code": "clock_skew", "message": _("This device's clock is wrong; the server time is used.")})
+    green = bool(item["green_channel"]) or rnd.pk in person.green_rounds
+    person.rounds.add(rnd.pk)
+    person.tubes.add(tube.barcode)
+    tube.member_count += 1
+    tube.is_changed = True
+    row = {
+        "device_at": device_at,
+        "is_clock_skewed": skewed,
+        "is_green_channel": green,
+        "is_repeat_in_round": repeat,
+        "by_id_number": not item["code"] and bool(item["id_number"]),
+    }
+    state.samples.append((tube, person, row))
+    return SampleOutcome(
+        barcode=tube.barcode,
+        count=tube.member_count,
+        pool_size=tube.pool_size,
+        person_name=name,
+        sampled_at=now,
+        green_channel=green,
+        warnings=warnings,
+    ).as_dict()
+
+
+def _person(state: _State, rnd: Round, item: dict[str, Any]) -> _Person:
+    """As ``station._resolve_person``: a code names anyone, a typed number only a resident of the round's
+    territory."""
+    if item["code"]:
+        pid = state.tokens[item["code"].strip()]
+        if isinstance(pid, DomainError):
+            raise pid
+        person = state.people.get(pid)
+        if person is None:
+            raise NotFound("person_not_found", _("Nobody is registered with this sampling code."))
+        return person
+    if item["id_number"]:
+        person = state.by_id_number.get(idnumber.normalize(item["id_number"]))
+        if person is not None:
+            low, high = path_range(rnd.area_path)
+            if not low <= person.area_path < high:
+                person = None
+        if person is None:
+            raise NotFound(
+                "person_not_found", _("No resident of this round's territory has this ID number."), field="id_number"
+            )
+        return person
+    raise DomainError("person_required", _("Scan a sampling code or type an ID number."))
+
+
+# --- step 3: the batch's writes, one statement each -----------------------------------------------
+
+
+def _write(state: _State) -> None:
+    user, now = state.actor.user, state.now
+    adapt = connection.ops.adapt_datetimefield_value
+    new = [t for t in state.tubes.values() if t.is_new]
+    if new:
+        _insert_tubes(new, user_id=user.pk, now=now)
+    changed = [t for t in state.tubes.values() if t.is_changed and not t.is_new]
+    if changed:
+        Tube.objects.bulk_update(
+            [
+                Tube(
+                    pk=t.pk,
+                    member_count=t.member_count,
+                    status=t.status,
+                    sealed_at=t.sealed_at,
+                    laboratory_id=t.laboratory_id,
+                )
+                for t in changed
+            ],
+            ["member_count", "status", "sealed_at", "laboratory"],
+        )
+    if state.samples:
+        rows = [
+            (
+                tube.pk,
+                person.pk,
+                tube.rnd.pk,
+                tube.site_id,
+                person.area_path,
+                adapt(now),
+                adapt(row["device_at"]),
+                row["is_clock_skewed"],
+                row["is_green_channel"],
+                row["is_repeat_in_round"],
+                row["by_id_number"],
+                user.pk,
+            )
+            for tube, person, row in state.samples
+        ]
+        _insert(Sample, _SAMPLE_COLUMNS, rows)
+    if state.audits:
+        audit_append_many(
+            actor=state.actor,
+            rows=[(action, "testing.tube", str(tube.pk), extra) for action, tube, extra in state.audits],
+            now=now,
+        )
+    if state.new_keys:
+        response = IdempotentRequest._meta.get_field("response")
+        _insert(
+            IdempotentRequest,
+            ("user_id", "key", "fingerprint", "status_code", "response", "created_at"),
+            [
+                (user.pk, key, fp, status, response.get_db_prep_save(answer, connection), adapt(now))
+                for key, fp, status, answer in state.new_keys
+            ],
+        )
+    health_port.samples_recorded(
+        items=[
+            (person.pk, health_port.sample_ref(tube.barcode, person.pk), now, now) for tube, person, _ in state.samples
+        ]
+    )
+
+
+_SAMPLE_COLUMNS = (
+    "tube_id",
+    "person_id",
+    "round_id",
+    "site_id",
+    "area_path",
+    "sampled_at",
+    "device_at",
+    "is_clock_skewed",
+    "is_green_channel",
+    "is_repeat_in_round",
+    "by_id_number",
+    "sampler_id",
+)
+_TUBE_COLUMNS = (
+    "barcode",
+    "round_id",
+    "site_id",
+    "pool_size",
+    "member_count",
+    "status",
+    "laboratory_id",
+    "opened_by_id",
+    "opened_at",
+    "sealed_at",
+    "is_home_sampling",
+)
+
+
+def _values(width: int, count: int) -> str:
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    return ", ".join([one] * count)
+
+
+def _insert(model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES {_values(len(columns), len(rows))}"  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(sql, [v for row in rows for v in row])
+
+
+def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None:
+    """The batch's new tubes as they stand at its end (filled, perhaps sealed): no UPDATE after."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            t.barcode,
+            t.rnd.pk,
+            t.site_id,
+            t.pool_size,
+            t.member_count,
+            str(t.status),
+            t.laboratory_id,
+            user_id,
+            adapt(now),
+            adapt(t.sealed_at),
+            False,
+        )
+        for t in tubes
+    ]
+    table = Tube._meta.db_table
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_TUBE_COLUMNS)}) VALUES {_values(len(_TUBE_COLUMNS), len(rows))} "  # noqa: S608
+        "RETURNING id, barcode"
+    )
+    by_barcode = {t.barcode: t for t in tubes}
+    with connection.cursor() as cur:
+        cur.execute(sql, [v for row in rows for v in row])
+        for pk, barcode in cur.fetchall():
+            by_barcode[barcode].pk = pk
