@@ -1,7 +1,8 @@
 """Issue #4's "done when", walked in Chromium with the demo district's own accounts: the demo venue
 manager prints a poster; the QR in the PDF decodes; the demo resident's phone-sized browser opens it,
 logs in with a one-time code, sees the verification page and checks in a companion; the venue's
-sentinel page checks the companion in again from a typed ID number."""
+sentinel page checks the companion in again from a typed ID number. It lives here, not in venues,
+because it uses the demo generator's accounts, which no domain app may import."""
 
 from __future__ import annotations
 
