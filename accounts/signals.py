@@ -1,7 +1,8 @@
 """Cache invalidation only (STYLE.md): a token, user or membership that changes drops the cached
-bearer-token entries it affects, so a revoked token or a removed role stops working at once in this
-process (and in every process with a shared cache). Changes that bypass signals (queryset updates,
-raw SQL) are bounded by the entry's short life instead."""
+bearer-token entries it affects (a user also its cached session user, accounts.sessions), so a
+revoked token or a removed role stops working at once in this process (and in every process with a
+shared cache). Changes that bypass signals (queryset updates, raw SQL) are bounded by the entry's
+short life instead."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from django.dispatch import receiver
 
 from accounts.models import ApiToken, Membership, User
 from accounts.services import token_cache_key, user_tokens_cache_key
+from accounts.sessions import forget_session_user
 
 
 def _drop_user_tokens(user_id: int | None) -> None:
     if user_id is None:
         return
+    forget_session_user(user_id)
     index = user_tokens_cache_key(user_id)
     prefixes = cache.get(index)
     if prefixes:

@@ -76,7 +76,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AuthenticationMiddleware",  # Django's, the session's user cached a few seconds
     "accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -147,7 +147,7 @@ CACHES = {
 if redis_url := os.environ.get("REDIS_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "accounts.sessions"  # cached_db; on PostgreSQL updates skip the WAL flush wait
 SESSION_COOKIE_AGE = 12 * 3600  # absolute cap
 SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_COOKIE_HTTPONLY = True
@@ -220,6 +220,9 @@ FANGYI: dict[str, Any] = {
     # memberships (a change saved through the models clears it at once in that process, and everywhere
     # with REDIS_URL; a revoked token or removed role stops working elsewhere within this many seconds).
     "API_TOKEN_CACHE_SECONDS": 5,
+    # The same for the user of a session (accounts.sessions.session_user): a deactivated user or a
+    # changed password is seen by the other server processes within this many seconds.
+    "SESSION_USER_CACHE_SECONDS": 5,
     # Venue codes and check-ins (venues app).
     "VENUE_REVIEW_REQUIRED": os.environ.get("FANGYI_VENUE_REVIEW", "1") == "1",
     "CHECKIN_RETENTION_DAYS": 28,

@@ -1,0 +1,153 @@
+"""Sessions and the signed-in user, read and written with less work on every request.
+
+SESSION_ENGINE is this module. Sessions are Django's cached_db ones, with one difference on
+PostgreSQL: an update of an existing session (the idle timeout's last-seen time, written at most once
+a minute per session, and any other change a view makes) is one UPDATE that commits without waiting
+for the WAL flush (synchronous_commit off for that statement's transaction only). What that keeps: the
+UPDATE is committed inside PostgreSQL before the response leaves, so killing the app server loses
+nothing. What it gives up: a crash of the PostgreSQL host (or its OS) within the last fraction of a
+second (at most 3 × wal_writer_delay, 0.6 s by default) may lose that update, which at worst logs a
+resident out earlier or undoes the last change to their session. Creating a session (a login) still
+waits for the flush. SQLite in WAL mode with synchronous=NORMAL makes the same trade for everything.
+
+``session_user`` is Django's ``auth.get_user`` with the user row kept in the cache for
+SESSION_USER_CACHE_SECONDS (default 5): the session's hash is still checked against the user's
+password on every request. Saving or deleting the user drops the entry at once (accounts.signals); a
+change behind the models' back (a queryset update, another server process with a per-process cache)
+is seen within those seconds, as for API tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends.base import UpdateError
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, connections, router
+from django.utils.crypto import constant_time_compare
+
+from accounts.models import User
+
+_UPDATE = (
+    "UPDATE {table} SET {data} = %s, {expires} = %s "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit WHERE {key} = %s"
+)
+
+
+class SessionStore(cached_db.SessionStore):
+    def save(self, must_create: bool = False) -> None:
+        using = router.db_for_write(self.model)
+        connection = connections[using]
+        if (
+            must_create
+            or self.session_key is None
+            or connection.vendor != "postgresql"
+            or connection.in_atomic_block  # a SET LOCAL would reach the caller's other writes
+        ):
+            super().save(must_create)
+            return
+        meta = self.model._meta
+        quote = connection.ops.quote_name
+        sql = _UPDATE.format(
+            table=quote(meta.db_table),
+            data=quote(meta.get_field("session_data").column),
+            expires=quote(meta.get_field("expire_date").column),
+            key=quote(meta.get_field("session_key").column),
+        )
+        data = self.encode(self._get_session(no_load=False))  # type: ignore[attr-defined]
+        expires = connection.ops.adapt_datetimefield_value(self.get_expiry_date())
+        with connection.cursor() as cur:  # autocommit: committed (lazily) when execute returns
+            cur.execute(sql, [data, expires, self.session_key])
+            if cur.rowcount == 0:
+                raise UpdateError  # the session was deleted meanwhile, as Django's own save says
+        try:
+            self._cache.set(self.cache_key, self._session, self.get_expiry_age())  # type: ignore[attr-defined]
+        except Exception:
+            cached_db.logger.exception("Error saving to cache (%s)", self._cache)  # type: ignore[attr-defined]
+
+
+def session_user_cache_seconds() -> float:
+    return float(settings.FANGYI.get("SESSION_USER_CACHE_SECONDS", 5))
+
+
+def session_user_cache_key(user_id: Any) -> str:
+    return f"acc:suser:{user_id}"
+
+
+def forget_session_user(user_id: Any) -> None:
+    cache.delete(session_user_cache_key(user_id))
+
+
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+_user_query: list[tuple[str, list[str], list[tuple[Any, list[Any]]]]] = []
+
+
+def _user_statement() -> tuple[str, list[str], list[tuple[Any, list[Any]]]]:
+    """The SELECT of a user row, its attribute names and each column's converters (built once)."""
+    if not _user_query:
+        meta = User._meta
+        fields = list(meta.concrete_fields)
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        pk_column = quote(meta.pk.column)
+        sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {pk_column} = %s"  # noqa: S608
+        cols = [f.get_col(meta.db_table) for f in fields]
+        ops = connection.ops
+        converters = [(col, [*ops.get_db_converters(col), *col.get_db_converters(connection)]) for col in cols]
+        _user_query.append((sql, [f.attname for f in fields], converters))
+    return _user_query[0]
+
+
+def _load_user(user_id: Any) -> User | None:
+    """The active user with this id, as ModelBackend.get_user reads it, by a plain SELECT (the ORM
+    spent more CPU building that query than the rest of the lookup)."""
+    try:
+        pk = User._meta.pk.to_python(user_id)
+    except ValidationError:
+        return None
+    sql, names, converters = _user_statement()
+    with connection.cursor() as cur:
+        cur.execute(sql, [pk])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, (col, convert_all) in zip(row, converters, strict=True):
+        for convert in convert_all:
+            value = convert(value, col, connection)
+        values.append(value)
+    user = User.from_db(connection.alias, names, values)
+    return user if user.is_active else None
+
+
+def session_user(request: Any) -> Any:
+    """The user of the request's session, as ``django.contrib.auth.get_user`` returns it.
+
+    The quick way (the cache, else one plain SELECT) is only taken for a session of Django's
+    ModelBackend that carries the hash of the active user's current password; anything else (no user,
+    another backend, a hash made with a fallback secret, a deleted or deactivated user) goes through
+    Django's own function, which also flushes a session whose hash no longer verifies."""
+    session = request.session
+    user_id = session.get(SESSION_KEY)
+    session_hash = session.get(HASH_SESSION_KEY)
+    if (
+        user_id is None
+        or not session_hash
+        or session.get(BACKEND_SESSION_KEY) != _MODEL_BACKEND
+        or _MODEL_BACKEND not in settings.AUTHENTICATION_BACKENDS
+    ):
+        return auth.get_user(request)
+    key = session_user_cache_key(user_id)
+    user = cache.get(key)
+    if user is not None and constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return user
+    user = _load_user(user_id)
+    if user is not None and constant_time_compare(session_hash, user.get_session_auth_hash()):
+        cache.set(key, user, session_user_cache_seconds())
+        return user
+    return auth.get_user(request)

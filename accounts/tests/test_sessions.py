@@ -1,0 +1,97 @@
+"""The signed-in user is read from the cache for a few seconds, yet a deactivated user or a changed
+password ends the session at once when saved through the models, and within
+SESSION_USER_CACHE_SECONDS when changed behind the models' back; the idle timeout's last-seen time
+is written to the database (on PostgreSQL without waiting for the WAL flush)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.middleware import KEY
+from accounts.models import User
+from accounts.sessions import session_user_cache_seconds
+
+NOW = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
+PEOPLE = "/people/"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def _user_reads(client) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as queries:
+        status = client.get(PEOPLE).status_code
+    return status, sum('"accounts_user"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_warm_session_reads_no_user_row(client, alice, clock):
+    client.force_login(alice)
+    assert _user_reads(client) == (200, 1)
+    assert _user_reads(client) == (200, 0)
+
+
+def test_a_deactivated_user_is_signed_out_at_once(client, alice, clock):
+    client.force_login(alice)
+    assert client.get(PEOPLE).status_code == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert client.get(PEOPLE).status_code == 302
+
+
+def test_a_changed_password_ends_the_session_at_once(client, alice, clock):
+    client.force_login(alice)
+    assert client.get(PEOPLE).status_code == 200
+    alice.set_password("another horse battery")
+    alice.save(update_fields=["password"])
+    assert client.get(PEOPLE).status_code == 302
+
+
+def test_a_change_behind_the_models_back_is_seen_when_the_entry_expires(client, alice, clock):
+    client.force_login(alice)
+    assert client.get(PEOPLE).status_code == 200
+    User.objects.filter(pk=alice.pk).update(is_active=False)  # no signal: the cached row still says active
+    assert client.get(PEOPLE).status_code == 200
+    clock.shift(session_user_cache_seconds() + 1)
+    assert client.get(PEOPLE).status_code == 302
+
+
+def test_a_session_with_another_user_s_hash_is_refused(client, alice, bob, clock):
+    client.force_login(alice)
+    assert client.get(PEOPLE).status_code == 200
+    session = client.session
+    session["_auth_user_hash"] = bob.get_session_auth_hash()
+    session.save()
+    assert client.get(PEOPLE).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_seen_time_reaches_the_database(client, alice):
+    """Written outside any transaction (on PostgreSQL without the flush wait): another connection, as a
+    restarted server would, reads the new last-seen time."""
+    with time_machine.travel(NOW, tick=False) as clock:
+        client.force_login(alice)
+        assert client.get(PEOPLE).status_code == 200
+        clock.shift(61)
+        assert client.get(PEOPLE).status_code == 200
+    key = client.cookies["sessionid"].value
+    cache.clear()  # nothing from this process's copy
+    stored = Session.objects.get(session_key=key).get_decoded()
+    assert stored[KEY] == int(NOW.timestamp()) + 61
+    assert not connection.in_atomic_block
