@@ -10,6 +10,17 @@ On PostgreSQL the write is one statement (a data-modifying WITH inserts the retr
 INSERT the check-ins): atomic by itself, committed before it returns when no transaction is open,
 one round trip instead of four (BEGIN, two INSERTs, COMMIT). SQLite has no data-modifying WITH; there
 the two INSERTs run in one IMMEDIATE transaction.
+
+Durability (issue 4 item 11). On PostgreSQL that statement, when it is its own transaction, commits
+without waiting for the WAL flush (synchronous_commit off for that transaction only, set inside the
+statement, as the verification audit rows do). What is promised: the commit has happened inside
+PostgreSQL before the answer is sent, so killing the app server (SIGKILL, a crash, a restart) right
+after answering loses nothing, and every later read sees the check-in. What is not: a crash of the
+PostgreSQL server or its host within the last fraction of a second (at most 3 × wal_writer_delay,
+0.6 s by default) may lose the check-ins of that fraction. A check-in written inside a caller's
+transaction keeps waiting for the flush (the setting would reach the caller's other writes). SQLite
+in WAL mode with synchronous=NORMAL already makes the same trade for every transaction. The wait cost
+2.6–3 ms per check-in and hundreds of milliseconds during a checkpoint (bench/README.md).
 """
 
 from __future__ import annotations
@@ -30,9 +41,9 @@ _RECENT = (
 _SUBJECTS = {"account_id", "person_id"}
 
 
-def recent_checkins(*, column: str, value: int | None, since: dt.datetime, until: dt.datetime, limit: int) -> list[
-    tuple[dt.datetime, int]
-]:
+def recent_checkins(
+    *, column: str, value: int | None, since: dt.datetime, until: dt.datetime, limit: int
+) -> list[tuple[dt.datetime, int]]:
     """(time, venue id) of the subject's own check-ins (companions excluded) in [since, until], newest
     first: the indexes (account_id, checked_in_at) and (person_id, checked_in_at) answer it."""
     if column not in _SUBJECTS:
@@ -79,12 +90,20 @@ def insert_checkins(request: CheckinRequest, rows: list[CheckIn]) -> None:
     insert_request = f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) VALUES {req_values}"  # noqa: S608
     insert_rows = f"INSERT INTO {CheckIn._meta.db_table} ({row_cols}) VALUES {row_values}"  # noqa: S608
     if connection.vendor == "postgresql":
-        sql, params = f"WITH request AS ({insert_request}) {insert_rows}", req_params + row_params
         if connection.in_atomic_block:
+            sql, params = f"WITH request AS ({insert_request}) {insert_rows}", req_params + row_params
             with transaction.atomic(), connection.cursor() as cur:  # a savepoint: a failure keeps the outer one
                 cur.execute(sql, params)
         else:
-            with connection.cursor() as cur:  # autocommit: committed when execute returns
+            # set_config(..., true) is SET LOCAL: it lasts until this statement's own transaction ends,
+            # and that transaction's commit reads it. A data-modifying WITH always runs, once.
+            lazy_request = (
+                f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) "  # noqa: S608
+                f"SELECT {', '.join(['%s'] * len(req_fields))} "
+                "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit"
+            )
+            sql, params = f"WITH request AS ({lazy_request}) {insert_rows}", req_params + row_params
+            with connection.cursor() as cur:  # autocommit: committed (without the flush wait) on return
                 cur.execute(sql, params)
         return
     with transaction.atomic(), connection.cursor() as cur:

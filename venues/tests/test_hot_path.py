@@ -99,6 +99,11 @@ def test_an_answered_check_in_is_committed(resident_client: Client, token: str, 
     process after a crash) already sees the check-in and its retry key."""
     assert _api(resident_client, token, "durable-0001").status_code == 200
     assert not connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        # The check-in's own transaction skipped the WAL flush wait; the connection's later ones do not.
+        with connection.cursor() as cur:
+            cur.execute("SHOW synchronous_commit")
+            assert cur.fetchone()[0] == "on"
     # A retry outside any transaction (as in production): the unique key refuses it, the answer is replayed.
     assert _api(resident_client, token, "durable-0001").json()["replayed"] is True
     other = connections.create_connection("default")
