@@ -19,12 +19,8 @@ from health.services.policy import (
     status_recompute_all,
     verification_record,
 )
-from health.services.recompute import (
-    companion_flagged,
-    result_recorded,
-    results_recorded,
-    status_recompute,
-)
+from health.services.recompute import companion_flagged, status_recompute
+from health.services.results import result_recorded, results_recorded
 from health.services.sampling import sample_recorded, samples_recorded
 
 __all__ = [

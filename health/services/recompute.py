@@ -9,22 +9,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils.translation import gettext as _
 
-from common.errors import DomainError
 from health import selectors
 from health.models import (
     CompanionRecord,
     HealthStatus,
     ManualDecision,
-    Result,
     Sample,
     StatusHistory,
 )
 from health.rules import CompanionFact, ManualFact, Rules, SampleFact, evaluate, summarise
 
 CHUNK = 5000
-_RESULTS = {Result.NEGATIVE, Result.POSITIVE, Result.INVALID}
 
 
 # --- recomputation core -----------------------------------------------------------------------
@@ -42,13 +38,25 @@ def _chunks(ids: list[int], size: int | None = None) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
-def _select(sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` whose ``{ids}`` stands for "person_id is one of ids"."""
+def _select(columns: str, table: str, order: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    """``SELECT columns FROM table`` for the rows of the given people, ordered by ``order`` (or not).
+    On PostgreSQL one index probe per person (a LATERAL subquery the planner cannot flatten): with
+    ``person_id = ANY(...)`` it chose a sequential scan of the whole table per chunk whenever the table
+    had no statistics or ~5,000 ids looked like a large share of it (a new table, or one that grows
+    within a batch), which made a batch quadratic."""
+    order_by = f" ORDER BY {order}" if order else ""
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(sql.format(ids="person_id = ANY(string_to_array(%s, ',')::bigint[])"), [_id_list(ids)])
+            cur.execute(
+                f"SELECT {columns} FROM unnest(string_to_array(%s, ',')::bigint[]) AS u(pid) "  # noqa: S608
+                f"CROSS JOIN LATERAL (SELECT * FROM {table} WHERE person_id = u.pid OFFSET 0) AS x{order_by}",
+                [_id_list(ids)],
+            )
         else:
-            cur.execute(sql.format(ids=f"person_id IN ({', '.join(['%s'] * len(ids))})"), ids)
+            cur.execute(
+                f"SELECT {columns} FROM {table} WHERE person_id IN ({', '.join(['%s'] * len(ids))}){order_by}",  # noqa: S608
+                ids,
+            )
         return cur.fetchall()
 
 
@@ -90,23 +98,20 @@ def _evidence(
     when = _datetime_reader()
     samples: dict[int, list[SampleFact]] = defaultdict(list)
     for pid, ref, sampled_at, result, pooled, recorded_at in _select(
-        f"SELECT person_id, sample_ref, {_when('sampled_at')}, result, is_pooled, {_when('recorded_at')} "  # noqa: S608
-        f"FROM {_SAMPLE} WHERE {{ids}} ORDER BY person_id, id",
+        f"person_id, sample_ref, {_when('sampled_at')}, result, is_pooled, {_when('recorded_at')}",
+        _SAMPLE,
+        "person_id, id",
         ids,
     ):
         samples[pid].append(SampleFact(ref, when(sampled_at), result, bool(pooled), when(recorded_at)))  # type: ignore[arg-type]
     companions: dict[int, list[CompanionFact]] = defaultdict(list)
     for pid, case_ref, exposed_at, recorded_at in _select(
-        f"SELECT person_id, case_ref, {_when('exposed_at')}, {_when('recorded_at')} FROM {_COMPANION} "  # noqa: S608
-        "WHERE {ids} ORDER BY person_id, id",
-        ids,
+        f"person_id, case_ref, {_when('exposed_at')}, {_when('recorded_at')}", _COMPANION, "person_id, id", ids
     ):
         companions[pid].append(CompanionFact(case_ref, when(exposed_at), when(recorded_at)))  # type: ignore[arg-type]
     manual: dict[int, ManualFact] = {}
     for pid, colour, decided_at, req in _select(
-        f"SELECT person_id, colour, {_when('decided_at')}, change_request_id FROM {_MANUAL} "  # noqa: S608
-        "WHERE {ids} ORDER BY person_id, decided_at, id",
-        ids,
+        f"person_id, colour, {_when('decided_at')}, change_request_id", _MANUAL, "person_id, decided_at, id", ids
     ):
         manual[pid] = ManualFact(colour, when(decided_at), req)  # type: ignore[arg-type]  # ordered: the latest stays
     return samples, companions, manual
@@ -162,8 +167,7 @@ def _current(ids: list[int]) -> dict[int, tuple[Any, ...]]:
     return {
         pid: (colour, reason, evidence, version, when(latest_at), latest_result, when(latest_neg), when(since))
         for pid, colour, reason, evidence, version, latest_at, latest_result, latest_neg, since in _select(
-            f"SELECT {columns} FROM {_STATUS} WHERE {{ids}}",  # noqa: S608
-            ids,
+            columns, _STATUS, "", ids
         )
     }
 
@@ -315,40 +319,7 @@ _HISTORY = StatusHistory._meta.db_table
 # A pending sample (the sampler station): ``health.services.sampling``.
 
 
-def result_recorded(
-    *, person_id: int, sample_ref: str, result: str, pooled: bool, sampled_at: dt.datetime, now: dt.datetime
-) -> None:
-    """A result for a person's sample. A pooled positive makes the person yellow awaiting a single-tube
-    recheck (never red); a single-tube positive makes them red."""
-    results_recorded(items=[(person_id, sample_ref, result, pooled, sampled_at)], now=now)
-
-
-def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], now: dt.datetime) -> None:
-    """A laboratory batch: (person_id, sample_ref, result, pooled, sampled_at). Set-based, chunked: each
-    chunk of people is recorded and recomputed in one transaction."""
-    for item in items:
-        if item[2] not in _RESULTS:
-            raise DomainError("result_invalid", _("Unknown result: %(r)s") % {"r": item[2]})
-    rules = selectors.current_rules()
-    by_person: dict[int, list[tuple[int, str, str, bool, dt.datetime]]] = defaultdict(list)
-    for item in items:
-        by_person[item[0]].append(item)
-    for chunk in _chunks(sorted(by_person)):
-        rows = [
-            (pid, ref, sampled_at, result, pooled, now, now)
-            for p in chunk
-            for (pid, ref, result, pooled, sampled_at) in by_person[p]
-        ]
-        with transaction.atomic():
-            _insert(
-                _SAMPLE,
-                ["person_id", "sample_ref", "sampled_at", "result", "is_pooled", "result_at", "recorded_at"],
-                ["bigint", "text", "timestamptz", "text", "boolean", "timestamptz", "timestamptz"],
-                rows,
-                "ON CONFLICT (person_id, sample_ref) DO UPDATE SET result = excluded.result, "
-                "is_pooled = excluded.is_pooled, result_at = excluded.result_at, recorded_at = excluded.recorded_at",
-            )
-            _recompute(chunk, now=now, rules=rules)
+# A laboratory result: ``health.services.results``.
 
 
 def companion_flagged(*, person_id: int, case_ref: str, exposed_at: dt.datetime, now: dt.datetime) -> None:

@@ -1,0 +1,251 @@
+"""Laboratory results: a batch of (person, sample, result) recorded and the statuses brought up to date.
+
+Most of a mass-testing batch is negative results for people who are green for want of any risk
+evidence. For them the colour cannot change and only the test summary moves, so they skip the
+evidence reads and the rule function (the lean path); everyone else goes through the full
+recomputation (``recompute._recompute``) as before.
+
+Why the lean path gives the rows the full recomputation gives. It is taken for a person when every
+item of theirs in the batch is a negative or invalid result, each for a sample that is new or was
+pending, and the person's status row is (green, default_green) under the rules in force, or the person
+has no status row and every item is a new sample:
+
+- (green, default_green) is the outcome of ``health.rules.evaluate`` only when no rule fires and there
+  is no manual decision (a decision makes the outcome ``manual`` unless a rule fires).
+- Adding negative or invalid samples fires no rule: the single-tube rule takes positives only; the
+  pool rule starts at the newest *pooled positive*, and more single-tube negatives can only clear it;
+  a companion is cleared by negatives, and more negatives never undo a clearance (the chain search
+  takes the earliest admissible next test, so its longest chain only grows). A pending sample is seen
+  by no rule (``health/services/sampling.py``), so a pending sample turning negative or invalid is
+  the same as a new one. A sample that had another result is not lean: removing that evidence can
+  change the colour.
+- A person without a status row has no evidence at all (every evidence write creates the row: the
+  premise of ``health/services/sampling.py`` too), so their new row is what ``_recompute`` creates.
+- ``summarise`` is then computed from the stored row and the batch: the latest sampling is the
+  batch's latest (by time, then reference) when strictly later than the stored one and unchanged
+  when earlier; an equal time needs the sample references the row does not keep, so that person goes
+  the full way. The latest negative is the later of the stored one and the batch's.
+- The colour and reason stay, so no history row and ``since`` unchanged; ``evaluated_at`` moves only
+  when a stored field changes, as in ``_recompute``.
+
+``health/tests/test_lab_batch.py`` checks a mixed batch against the rules person by person, and
+``health/tests/test_results_lean.py`` compares both paths on every kind of evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from common.errors import DomainError
+from health import selectors
+from health.models import Result
+from health.rules import Rules
+from health.services.recompute import (
+    _COMPANION,
+    _MANUAL,
+    _SAMPLE,
+    _STATUS,
+    _STATUS_COLUMNS,
+    _STATUS_TYPES,
+    _chunks,
+    _current,
+    _datetime_reader,
+    _db,
+    _insert,
+    _recompute,
+    _rows_json,
+    _rows_source,
+    _select,
+    _update,
+    _when,
+)
+
+_RESULTS = {Result.NEGATIVE, Result.POSITIVE, Result.INVALID}
+_LEAN_RESULTS = {Result.NEGATIVE, Result.INVALID}
+_SAMPLE_COLUMNS = ["person_id", "sample_ref", "sampled_at", "result", "is_pooled", "result_at", "recorded_at"]
+_SAMPLE_TYPES = ["bigint", "text", "timestamptz", "text", "boolean", "timestamptz", "timestamptz"]
+_SAMPLE_UPSERT = (
+    "ON CONFLICT (person_id, sample_ref) DO UPDATE SET result = excluded.result, "
+    "is_pooled = excluded.is_pooled, result_at = excluded.result_at, recorded_at = excluded.recorded_at"
+)
+
+Item = tuple[int, str, str, bool, dt.datetime]
+
+
+def result_recorded(
+    *, person_id: int, sample_ref: str, result: str, pooled: bool, sampled_at: dt.datetime, now: dt.datetime
+) -> None:
+    """A result for a person's sample. A pooled positive makes the person yellow awaiting a single-tube
+    recheck (never red); a single-tube positive makes them red."""
+    results_recorded(items=[(person_id, sample_ref, result, pooled, sampled_at)], now=now)
+
+
+def results_recorded(*, items: list[Item], now: dt.datetime) -> None:
+    """A laboratory batch: (person_id, sample_ref, result, pooled, sampled_at). Set-based, chunked: each
+    chunk of people is recorded and brought up to date in one transaction."""
+    for item in items:
+        if item[2] not in _RESULTS:
+            raise DomainError("result_invalid", _("Unknown result: %(r)s") % {"r": item[2]})
+    rules = selectors.current_rules()
+    by_person: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        by_person[item[0]].append(item)
+    for chunk in _chunks(sorted(by_person)):
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # The batch's reads are short index probes; without statistics (a new or fast-growing
+                # table) the planner's estimates can be high enough to JIT-compile them for ~0.5 s each.
+                with connection.cursor() as cur:
+                    cur.execute("SET LOCAL jit = off")
+            _record_chunk(chunk, by_person, rules=rules, now=now)
+
+
+def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: Rules, now: dt.datetime) -> None:
+    rows = [
+        (pid, ref, sampled_at, result, pooled, now, now)
+        for p in chunk
+        for (pid, ref, result, pooled, sampled_at) in by_person[p]
+    ]
+    keys = {(r[0], r[1]) for r in rows}
+    if len(keys) < len(rows):  # one sample twice in a call: the upsert refuses it, as it always did
+        _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, rows, _SAMPLE_UPSERT)
+        _recompute(chunk, now=now, rules=rules)
+        return
+    new = _insert_returning(
+        _SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, rows, "ON CONFLICT (person_id, sample_ref) DO NOTHING", 2
+    )
+    # Samples recorded before: their stored time and result, then the same upsert as always.
+    known: dict[tuple[int, str], tuple[str, dt.datetime]] = {}
+    again = [r for r in rows if (r[0], r[1]) not in new]
+    if again:
+        when = _datetime_reader()
+        wanted = {(r[0], r[1]) for r in again}
+        for pid, ref, result, sampled_at in _select(
+            f"person_id, sample_ref, result, {_when('sampled_at')}", _SAMPLE, "", sorted({r[0] for r in again})
+        ):
+            if (pid, ref) in wanted:
+                known[(pid, ref)] = (result, when(sampled_at))  # type: ignore[assignment]
+        _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, again, _SAMPLE_UPSERT)
+
+    full: list[int] = []
+    fresh: dict[int, tuple[Any, ...]] = {}  # person -> the row a person without one gets
+    existing: dict[int, tuple[tuple[dt.datetime, str, str], dt.datetime | None]] = {}
+    for pid in chunk:
+        latest: tuple[dt.datetime, str, str] | None = None  # (sampled_at, ref, result)
+        negative: dt.datetime | None = None
+        lean = True
+        all_new = True
+        for _p, ref, result, _pooled, sampled_at in by_person[pid]:
+            before = known.get((pid, ref))
+            if before is not None:
+                all_new = False
+                if before[0] != Result.PENDING:
+                    lean = False
+                    break
+                sampled_at = before[1]  # the upsert keeps the stored sampling time
+            if result not in _LEAN_RESULTS:
+                lean = False
+                break
+            if latest is None or (sampled_at, ref) > latest[:2]:
+                latest = (sampled_at, ref, result)
+            if result == Result.NEGATIVE and (negative is None or sampled_at > negative):
+                negative = sampled_at
+        if not lean or latest is None:
+            full.append(pid)
+            continue
+        existing[pid] = (latest, negative)
+        if all_new:
+            fresh[pid] = (pid, "green", "default_green", "", rules.version, latest[0], latest[2], negative, now, now)
+
+    _drop_with_other_evidence(fresh, by_person)
+    created = _insert_returning(
+        _STATUS, _STATUS_COLUMNS, _STATUS_TYPES, list(fresh.values()), "ON CONFLICT (person_id) DO NOTHING", 1
+    )
+    created_ids = [key[0] for key in created]
+    for pid in created_ids:
+        del existing[pid]
+    update: list[tuple[Any, ...]] = []
+    if existing:
+        current = _current(sorted(existing))
+        for pid, (latest, negative) in existing.items():
+            row = current.get(pid)
+            # row: (colour, reason, evidence, version, latest_at, latest_result, latest_negative, since)
+            if (
+                row is None
+                or row[:4] != ("green", "default_green", "", rules.version)
+                or (row[4] is not None and row[4] == latest[0])
+            ):
+                full.append(pid)
+                continue
+            latest_at, latest_result = (latest[0], latest[2]) if row[4] is None or latest[0] > row[4] else row[4:6]
+            latest_negative = row[6] if negative is None or (row[6] is not None and row[6] >= negative) else negative
+            values = (*row[:4], latest_at, latest_result, latest_negative)
+            if values != row[:7]:
+                update.append((pid, *values, row[7], now))
+    _update(_STATUS, _STATUS_COLUMNS, _STATUS_TYPES, update)
+    dirty = created_ids + [r[0] for r in update]
+    if dirty:
+        # Now, for this transaction's own reads, and again after commit, as ``_recompute`` does.
+        selectors.invalidate(dirty)
+        transaction.on_commit(lambda: selectors.invalidate(dirty))
+    if full:
+        _recompute(sorted(full), now=now, rules=rules)
+
+
+def _drop_with_other_evidence(fresh: dict[int, tuple[Any, ...]], by_person: dict[int, list[Item]]) -> None:
+    """Keep in ``fresh`` only the people whose evidence is this batch's new samples and nothing else.
+    Every evidence write creates the status row, so this should hold for anyone without one; checked all
+    the same (three reads of a column, one index probe per person), since a person left without a row
+    by a write behind the services' back must still get the outcome of their whole evidence."""
+    if not fresh:
+        return
+    ids = sorted(fresh)
+    other: set[int] = set()
+    counts: dict[int, int] = defaultdict(int)
+    for (pid,) in _select("person_id", _SAMPLE, "", ids):
+        counts[pid] += 1
+    other.update(pid for pid, n in counts.items() if n != len(by_person[pid]))
+    other.update(pid for (pid,) in _select("person_id", _COMPANION, "", ids))
+    other.update(pid for (pid,) in _select("person_id", _MANUAL, "", ids))
+    for pid in other:
+        del fresh[pid]
+
+
+def _insert_returning(
+    table: str, cols: list[str], types: list[str], rows: list[tuple[Any, ...]], conflict: str, width: int
+) -> set[tuple[Any, ...]]:
+    """INSERT ... ``conflict`` RETURNING the first ``width`` columns of the rows written: one statement
+    over a JSON row set on PostgreSQL; VALUES lists on SQLite (row by row where RETURNING is missing)."""
+    if not rows:
+        return set()
+    names = ", ".join(cols)
+    key = ", ".join(cols[:width])
+    written: set[tuple[Any, ...]] = set()
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"INSERT INTO {table} ({names}) {_rows_source(types)} {conflict} RETURNING {key}",
+                [_rows_json(rows)],
+            )
+            return {tuple(r) for r in cur.fetchall()}
+        marks = "(" + ", ".join(["%s"] * len(cols)) + ")"
+        if not connection.features.can_return_rows_from_bulk_insert:
+            for row in rows:
+                cur.execute(f"INSERT INTO {table} ({names}) VALUES {marks} {conflict}", [_db(v) for v in row])  # noqa: S608
+                if cur.rowcount == 1:
+                    written.add(tuple(row[:width]))
+            return written
+        size = max(1, (connection.features.max_query_params or 999) // len(cols))
+        for i in range(0, len(rows), size):
+            part = rows[i : i + size]
+            cur.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(part))} {conflict} RETURNING {key}",  # noqa: S608
+                [_db(v) for row in part for v in row],
+            )
+            written.update(tuple(r) for r in cur.fetchall())
+    return written
