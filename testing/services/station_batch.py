@@ -24,6 +24,7 @@ submission at a time, which settles such races one submission at a time as befor
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -442,12 +443,11 @@ def _write(state: _State) -> None:
             now=now,
         )
     if state.new_keys:
-        response = IdempotentRequest._meta.get_field("response")
         _insert(
             IdempotentRequest,
-            ("user_id", "key", "fingerprint", "status_code", "response", "created_at"),
+            _KEY_COLUMNS,
             [
-                (user.pk, key, fp, status, response.get_db_prep_save(answer, connection), adapt(now))
+                (user.pk, key, fp, status, json.dumps(answer), adapt(now))
                 for key, fp, status, answer in state.new_keys
             ],
         )
@@ -458,44 +458,62 @@ def _write(state: _State) -> None:
     )
 
 
+# (column, PostgreSQL type): PostgreSQL inserts from unnest() of one array per column, a statement whose
+# text does not grow with the batch (psycopg parses a long VALUES list's placeholders one by one); SQLite
+# takes a multi-row VALUES.
 _SAMPLE_COLUMNS = (
-    "tube_id",
-    "person_id",
-    "round_id",
-    "site_id",
-    "area_path",
-    "sampled_at",
-    "device_at",
-    "is_clock_skewed",
-    "is_green_channel",
-    "is_repeat_in_round",
-    "by_id_number",
-    "sampler_id",
+    ("tube_id", "bigint"),
+    ("person_id", "bigint"),
+    ("round_id", "bigint"),
+    ("site_id", "bigint"),
+    ("area_path", "text"),
+    ("sampled_at", "timestamptz"),
+    ("device_at", "timestamptz"),
+    ("is_clock_skewed", "boolean"),
+    ("is_green_channel", "boolean"),
+    ("is_repeat_in_round", "boolean"),
+    ("by_id_number", "boolean"),
+    ("sampler_id", "bigint"),
 )
 _TUBE_COLUMNS = (
-    "barcode",
-    "round_id",
-    "site_id",
-    "pool_size",
-    "member_count",
-    "status",
-    "laboratory_id",
-    "opened_by_id",
-    "opened_at",
-    "sealed_at",
-    "is_home_sampling",
+    ("barcode", "text"),
+    ("round_id", "bigint"),
+    ("site_id", "bigint"),
+    ("pool_size", "integer"),
+    ("member_count", "integer"),
+    ("status", "text"),
+    ("laboratory_id", "bigint"),
+    ("opened_by_id", "bigint"),
+    ("opened_at", "timestamptz"),
+    ("sealed_at", "timestamptz"),
+    ("is_home_sampling", "boolean"),
+)
+_KEY_COLUMNS = (
+    ("user_id", "bigint"),
+    ("key", "text"),
+    ("fingerprint", "text"),
+    ("status_code", "integer"),
+    ("response", "jsonb"),
+    ("created_at", "timestamptz"),
 )
 
 
-def _values(width: int, count: int) -> str:
-    one = "(" + ", ".join(["%s"] * width) + ")"
-    return ", ".join([one] * count)
-
-
-def _insert(model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    sql = f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) VALUES {_values(len(columns), len(rows))}"  # noqa: S608
+def _insert(
+    model: Any, columns: tuple[tuple[str, str], ...], rows: list[tuple[Any, ...]], returning: str = ""
+) -> list[tuple[Any, ...]]:
+    names = ", ".join(name for name, _type in columns)
+    tail = f" RETURNING {returning}" if returning else ""
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+        sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([one] * len(rows))}{tail}"  # noqa: S608
+        params = [v for row in rows for v in row]
     with connection.cursor() as cur:
-        cur.execute(sql, [v for row in rows for v in row])
+        cur.execute(sql, params)
+        return cur.fetchall() if returning else []
 
 
 def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None:
@@ -517,13 +535,6 @@ def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None
         )
         for t in tubes
     ]
-    table = Tube._meta.db_table
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_TUBE_COLUMNS)}) VALUES {_values(len(_TUBE_COLUMNS), len(rows))} "  # noqa: S608
-        "RETURNING id, barcode"
-    )
     by_barcode = {t.barcode: t for t in tubes}
-    with connection.cursor() as cur:
-        cur.execute(sql, [v for row in rows for v in row])
-        for pk, barcode in cur.fetchall():
-            by_barcode[barcode].pk = pk
+    for pk, barcode in _insert(Tube, _TUBE_COLUMNS, rows, returning="id, barcode"):
+        by_barcode[barcode].pk = pk

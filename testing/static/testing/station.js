@@ -1,6 +1,9 @@
 /* Sampler station. Every action becomes a queue entry with its own idempotency key, stored in
    IndexedDB before it is sent, and removed only when the server has answered. A dropped network
-   therefore loses nothing: entries wait, are shown, and are re-sent in order with the same keys. */
+   therefore loses nothing: entries wait, are shown, and are re-sent in order with the same keys.
+   The queue goes to the batch endpoint, up to BATCH entries a request, in order: scans made while a
+   request is on its way (a fast scanner, or a queue that built up offline) leave together in the
+   next one, and the server answers each entry as if it had been sent alone. */
 (function () {
   "use strict";
   var root = document.getElementById("station");
@@ -44,7 +47,9 @@
     });
   }
   function enqueue(entry) { return tx("readwrite", function (s) { return s.add(entry); }); }
-  function remove(seq) { return tx("readwrite", function (s) { return s.delete(seq); }); }
+  function remove(seqs) {
+    return tx("readwrite", function (s) { seqs.forEach(function (seq) { s.delete(seq); }); });
+  }
   function all() { return tx("readonly", function (s) { return s.getAll(); }); }
 
   // --- rendering ---
@@ -79,16 +84,29 @@
   }
 
   // --- sending ---
+  var BATCH = 50;
   var flushing = false;
-  function post(entry) {
-    return fetch(api + entry.path, {
+  function send(path, body) {
+    return fetch(api + path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(entry.body),
+      body: JSON.stringify(body),
     }).then(function (resp) {
       return resp.json().then(function (data) { return { status: resp.status, data: data }; },
                               function () { return { status: resp.status, data: {} }; });
+    });
+  }
+  // The answers to these entries, in order: one batch request, or (if the batch itself is refused,
+  // e.g. by an older server) one request per entry.
+  function post(entries) {
+    var items = entries.map(function (e) { return Object.assign({ kind: e.kind }, e.body); });
+    return send("batch", { items: items }).then(function (res) {
+      if (res.status >= 500) throw new Error("server");
+      if (res.status === 200 && res.data.results && res.data.results.length === entries.length) {
+        return res.data.results.map(function (r) { return { status: r.status, data: r.answer }; });
+      }
+      return send(entries[0].path, entries[0].body).then(function (one) { return [one]; });
     });
   }
   function apply(entry, res) {
@@ -120,10 +138,11 @@
     function next() {
       return all().then(function (items) {
         if (!items.length) return;
-        var entry = items[0];
-        return post(entry).then(function (res) {
-          apply(entry, res);
-          return remove(entry.seq).then(showPending).then(next);
+        var entries = items.slice(0, BATCH);
+        return post(entries).then(function (answers) {
+          var done = entries.slice(0, answers.length);
+          done.forEach(function (entry, i) { apply(entry, answers[i]); });
+          return remove(done.map(function (e) { return e.seq; })).then(showPending).then(next);
         });
       });
     }
