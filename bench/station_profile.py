@@ -7,7 +7,8 @@ set-based seed of ``testing_bench.py``). A sampler with a bearer API token (the 
 and ``testing_bench.py``'s wrk run authenticate) opens a tube, scans 10 sampling codes and seals it,
 ``--tubes`` times, through ``django.test.Client``: no HTTP server, no other clients, so what is left is
 the CPU and the round trips of one request. Prints, per kind of submission (open, sample, seal, and
-the batch endpoint with one whole tube), the median and p90 wall milliseconds, the median CPU
+the batch endpoint with one whole tube and with ``--batch-tubes`` whole tubes per request, 12 items a
+tube: open, 10 scans, seal), the median and p90 wall milliseconds, the median CPU
 milliseconds of this process (Django's share; the database server's CPU is not in it) and the queries
 (statements through Django's cursor, plus COMMITs), then the top of a cProfile of ``--profile`` tubes.
 """
@@ -157,8 +158,10 @@ def fixtures() -> tuple[Any, int, list[str]]:
     return site, raw, codes
 
 
-def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: bool, stats: dict[str, list[Any]]) -> None:
+def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: int, stats: dict[str, list[Any]]) -> None:
+    """``tubes`` tubes of 10: one submission per request (``batch`` 0), or ``batch`` tubes per request."""
     nonce = time.time_ns()
+    pending: list[dict[str, Any]] = []
     for t in range(tubes):
         bc = f"S{nonce}-{t}"
         people = [codes[(nonce // 1000 + t * 10 + i) % len(codes)] for i in range(10)]
@@ -168,8 +171,10 @@ def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: bool, st
             ("seal", "seal", {"key": f"c{bc}", "barcode": bc}),
         ]
         if batch:
-            items = [{"kind": kind, **body} for kind, _path, body in steps]
-            steps = [("batch", "batch", {"items": items})]
+            pending += [{"kind": kind, **body} for kind, _path, body in steps]
+            if len(pending) < 12 * batch:
+                continue
+            steps, pending = [(f"batch{batch}", "batch", {"items": pending})], []
         for kind, path, body in steps:
             health = HealthShare()
             with Counter() as n:
@@ -191,9 +196,9 @@ def run(client: Any, site: Any, codes: list[str], tubes: int, *, batch: bool, st
             stats[kind].append((ms, n.statements, n.commits, cpu, health.ms, health.cpu, health.statements))
 
 
-def report(stats: dict[str, list[Any]]) -> None:
+def report(stats: dict[str, list[Any]], batches: list[int]) -> None:
     print(f"{'submission':<26}{'n':>5}{'median ms':>11}{'p90 ms':>9}{'cpu ms':>9}{'queries':>9}{'commits':>9}")
-    for kind in ("open", "sample", "seal", "batch"):
+    for kind in ("open", "sample", "seal", *[f"batch{b}" for b in batches]):
         rows = stats.get(kind)
         if not rows:
             continue
@@ -201,7 +206,7 @@ def report(stats: dict[str, list[Any]]) -> None:
         q = statistics.median(r[1] for r in rows)
         c = statistics.median(r[2] for r in rows)
         cpu = statistics.median(r[3] for r in rows)
-        label = "batch (1 tube, 12 items)" if kind == "batch" else kind
+        label = f"batch ({kind[5:]} tube(s), {12 * int(kind[5:])} items)" if kind.startswith("batch") else kind
         p90 = ms[int(len(ms) * 0.9)]
         print(f"{label:<26}{len(rows):>5}{statistics.median(ms):>11.2f}{p90:>9.2f}{cpu:>9.2f}{q:>9.0f}{c:>9.0f}")
         if any(r[6] for r in rows):
@@ -212,10 +217,13 @@ def report(stats: dict[str, list[Any]]) -> None:
             med = {k: statistics.median(r[i] for r in stats[k]) for k in ("open", "sample", "seal")}
             per_tube = med["open"] + 10 * med["sample"] + med["seal"]
             print(f"one tube of 10 as single submissions: {per_tube:.1f} ms {what} -> {per_tube / 10:.2f} per person")
-    if stats.get("batch"):
+    for n in batches:
         for i, what in ((0, "wall"), (3, "cpu")):
-            b = statistics.median(r[i] for r in stats["batch"])
-            print(f"one tube of 10 through the batch endpoint: {b:.1f} ms {what} -> {b / 10:.2f} per person")
+            b = statistics.median(r[i] for r in stats[f"batch{n}"])
+            print(
+                f"{n} tube(s) of 10 per batch request: {b:.1f} ms {what} -> {b / (10 * n):.2f} per person, "
+                f"at most {1000 * 10 * n / b:,.0f} registrations/s per core of Django {what}"
+            )
 
 
 def main() -> None:
@@ -225,8 +233,10 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=20, help="tubes of 10 under cProfile (0: none)")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--fresh", action="store_true", help="drop and re-seed the database")
+    ap.add_argument("--batch-tubes", default="1,10", help="whole tubes per batch request, comma-separated")
     ap.add_argument("--quick", action="store_true", help="5 tubes, profile 5")
     args = ap.parse_args()
+    batches = [int(b) for b in args.batch_tubes.split(",") if b]
     if args.quick:
         args.tubes, args.profile, args.top = 5, 5, 15
     print(f"cpus={os.cpu_count()} load={tuple(round(x, 1) for x in os.getloadavg())} (shared machine)")
@@ -239,23 +249,37 @@ def main() -> None:
     site, raw, codes = fixtures()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_HOST="127.0.0.1")
     warm: dict[str, list[Any]] = defaultdict(list)
-    run(client, site, codes, 2, batch=False, stats=warm)
-    run(client, site, codes, 1, batch=True, stats=warm)
+    run(client, site, codes, 2, batch=0, stats=warm)
+    for n in batches:
+        run(client, site, codes, n, batch=n, stats=warm)
     stats: dict[str, list[Any]] = defaultdict(list)
-    run(client, site, codes, args.tubes, batch=False, stats=stats)
-    run(client, site, codes, args.tubes, batch=True, stats=stats)
-    report(stats)
+    run(client, site, codes, args.tubes, batch=0, stats=stats)
+    for n in batches:
+        run(client, site, codes, max(args.tubes, 3 * n), batch=n, stats=stats)
+    report(stats, batches)
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
-        run(client, site, codes, args.profile, batch=False, stats=defaultdict(list))
+        run(client, site, codes, args.profile, batch=0, stats=defaultdict(list))
         prof.disable()
         print(f"\ncProfile of {args.profile} tubes as single submissions ({args.profile * 12} requests)")
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)
-            print(f"-- by {order}:")
-            print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+        _print_profile(prof, args.top)
+    if args.profile and batches:
+        n = max(batches)
+        prof = cProfile.Profile()
+        prof.enable()
+        run(client, site, codes, max(args.profile, n), batch=n, stats=defaultdict(list))
+        prof.disable()
+        print(f"\ncProfile of {max(args.profile, n)} tubes in batches of {n} tubes")
+        _print_profile(prof, args.top)
+
+
+def _print_profile(prof: cProfile.Profile, top: int) -> None:
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        print(f"-- by {order}:")
+        print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
 
 
 if __name__ == "__main__":

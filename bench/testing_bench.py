@@ -4,8 +4,10 @@
 
 1. station: sample registrations/s through the station API (gunicorn, 4 workers; wrk with one connection
    per thread so each thread opens a tube, fills it with 10 people and seals it, in order), once with
-   one submission per request and once with the batch endpoint (one tube per request, as the offline
-   queue sends it);
+   one submission per request and then through the batch endpoint with ``--station-batch`` whole tubes
+   per request (default 1 and 10; a tube is 12 submissions: open, 10 scans, seal), as a station's
+   offline queue or a fast scanner session sends them; p50/p99 per request, the data size and the
+   machine's load printed with the figures;
 2. lab batch: 100 k sealed 10-in-1 tubes (1 M person links) ingested through results_ingest, the
    health app's share timed apart;
 3. positive pool: one pooled positive tube resolved to its members (recheck tasks, statuses);
@@ -256,7 +258,7 @@ def positive_pool() -> None:
     print(
         f"positive pool -> 10 members yellow + 10 recheck tasks (whole upload call): median "
         f"{statistics.median(times):.1f} ms, max {max(times):.1f} ms; "
-          f"members lookup {statistics.median(member_ms):.2f} ms"
+        f"members lookup {statistics.median(member_ms):.2f} ms"
         f" [{connection.vendor}]"
     )
 
@@ -321,7 +323,8 @@ def close() -> None:
 # --- station through HTTP -------------------------------------------------------------------------
 
 
-def station_script(path: str, batch: bool) -> int:
+def station_script(path: str, batch: int) -> int:
+    """The wrk script: one submission per request (``batch`` 0) or ``batch`` whole tubes per request."""
     from django.utils import timezone
 
     from accounts.models import Membership, User
@@ -355,7 +358,7 @@ def station_script(path: str, batch: bool) -> int:
     nonce = str(time.time_ns())[-9:]
     with open(path, "w") as f:
         f.write("local codes = {" + ",".join(f'"{c}"' for c in codes) + "}\n")
-        f.write(f'local site = {site.pk}\nlocal nonce = "{nonce}"\nlocal batch = {"true" if batch else "false"}\n')
+        f.write(f'local site = {site.pk}\nlocal nonce = "{nonce}"\nlocal batch = {batch}\n')
         f.write(
             f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
             f'wrk.headers["Authorization"] = "Bearer {raw}"\n'
@@ -374,15 +377,18 @@ function request()
   -- is left unopened and its scans do not come back 404.
   if not warm then warm = true; return wrk.format("GET", "/health/ping/") end
   local bc
-  if batch then
-    tube = tube + 1
-    bc = "W" .. nonce .. "-" .. tid .. "-" .. tube
-    local items = {'{"kind":"open","key":"o' .. bc .. '","site_id":' .. site .. ',"barcode":"' .. bc .. '"}'}
-    for i = 1, 10 do
-      items[#items + 1] = '{"kind":"sample","key":"s' .. bc .. '-' .. i .. '","barcode":"' .. bc
-        .. '","code":"' .. nextcode() .. '"}'
+  if batch > 0 then
+    local items = {}
+    for _ = 1, batch do
+      tube = tube + 1
+      bc = "W" .. nonce .. "-" .. tid .. "-" .. tube
+      items[#items + 1] = '{"kind":"open","key":"o' .. bc .. '","site_id":' .. site .. ',"barcode":"' .. bc .. '"}'
+      for i = 1, 10 do
+        items[#items + 1] = '{"kind":"sample","key":"s' .. bc .. '-' .. i .. '","barcode":"' .. bc
+          .. '","code":"' .. nextcode() .. '"}'
+      end
+      items[#items + 1] = '{"kind":"seal","key":"c' .. bc .. '","barcode":"' .. bc .. '"}'
     end
-    items[#items + 1] = '{"kind":"seal","key":"c' .. bc .. '","barcode":"' .. bc .. '"}'
     return wrk.format(nil, "/api/v1/testing/station/batch", nil, '{"items":[' .. table.concat(items, ",") .. ']}')
   end
   if step == 0 then tube = tube + 1 end
@@ -404,9 +410,10 @@ end
 """
 
 
-def station(seconds: int) -> None:
+def station(seconds: int, batches: list[int]) -> None:
     import re
 
+    from people.models import Person
     from testing.models import Sample
 
     env = {
@@ -436,7 +443,12 @@ def station(seconds: int) -> None:
             except OSError:
                 time.sleep(0.2)
         threads = int(os.environ.get("WRK_THREADS", "8"))
-        for batch in (False, True):
+        people = Person.objects.count()
+        print(
+            f"station: {people:,} residents, gunicorn {env['FANGYI_WORKERS']} workers x 1 thread, wrk {threads} "
+            f"threads x 1 connection, {seconds} s per mode, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}"
+        )
+        for batch in (0, *batches):
             script = str(ROOT / "var/bench_station.lua")
             station_script(script, batch)
             before = Sample.objects.count()
@@ -458,12 +470,13 @@ def station(seconds: int) -> None:
             added = Sample.objects.count() - before
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
             p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-            label = "batch (1 tube/request)" if batch else "single submissions"
+            label = f"batch ({batch} tube(s) = {12 * batch} submissions/request)" if batch else "single submissions"
             print(
                 f"station {label}: {rps:,.0f} requests/s, {added / seconds:,.0f} sample registrations/s "
-                f"({added:,} in {seconds} s), p99 {p99.group(1) if p99 else '?'}, "
-                f"non-2xx {non2xx.group(1) if non2xx else 0}"
+                f"({added:,} in {seconds} s), p50 {p50.group(1) if p50 else '?'} p99 {p99.group(1) if p99 else '?'}"
+                f" per request, non-2xx {non2xx.group(1) if non2xx else 0}, load {os.getloadavg()[0]:.1f}"
             )
     finally:
         proc.terminate()
@@ -477,6 +490,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--skip-station", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--station-batch", default="1,10", help="whole tubes per batch request, comma-separated")
     args = ap.parse_args()
     print(f"cpus={os.cpu_count()} load={os.getloadavg()} (shared with other engineers' work)")
     prepare_db()
@@ -492,7 +506,7 @@ def main() -> None:
     if not only or "pool" in only:
         positive_pool()
     if (not only or "station" in only) and not args.skip_station:
-        station(args.seconds)
+        station(args.seconds, [int(b) for b in args.station_batch.split(",") if b])
 
 
 if __name__ == "__main__":
