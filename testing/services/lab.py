@@ -208,7 +208,7 @@ def results_ingest(
         for chunk in _chunks([t[0] for t in tubes.values()]):
             existing.update(Result.objects.filter(tube_id__in=chunk).values_list("tube_id", "value"))
 
-        new_results: list[Result] = []
+        new_results: list[tuple[int, str]] = []  # (tube id, value)
         exceptions: list[ResultException] = []
         loaded: dict[int, tuple[str, str, int, int]] = {}  # tube id -> (barcode, value, pool, round)
         for barcode, (idx, val) in wanted.items():
@@ -230,11 +230,9 @@ def results_ingest(
                 fate.fate = Fate.UNCHANGED if existing[tube[0]] == val else Fate.CONFLICT
             else:
                 fate.fate = Fate.LOADED
-                new_results.append(
-                    Result(tube_id=tube[0], laboratory=laboratory, value=val, upload=upload, received_at=now)
-                )
+                new_results.append((tube[0], val))
                 loaded[tube[0]] = (barcode, val, tube[1], tube[2])
-        _results_insert(new_results)
+        _results_insert(new_results, laboratory=laboratory, upload=upload, now=now)
         ResultException.objects.bulk_create(exceptions, batch_size=CHUNK, ignore_conflicts=True)
         _consequences(loaded, now=now)
         counts = Counter(f.fate for f in fates)
@@ -252,27 +250,31 @@ def results_ingest(
     return IngestReport(upload=upload, rows=fates)
 
 
-def _results_insert(results: list[Result]) -> None:
-    """The new result rows. On PostgreSQL one INSERT per chunk over two text parameters split by the
-    server (bulk_create compiles every value through the field machinery, and psycopg renders list
-    parameters element by element in Python); elsewhere bulk_create."""
+def _results_insert(
+    results: list[tuple[int, str]], *, laboratory: Laboratory, upload: LabUpload, now: dt.datetime
+) -> None:
+    """The new result rows, (tube id, value) each. On PostgreSQL one INSERT per chunk over two text
+    parameters split by the server (bulk_create compiles every value through the field machinery, and
+    psycopg renders list parameters element by element in Python); elsewhere bulk_create."""
     if connection.vendor != "postgresql":
-        Result.objects.bulk_create(results, batch_size=CHUNK)
+        Result.objects.bulk_create(
+            [Result(tube_id=t, laboratory=laboratory, value=v, upload=upload, received_at=now) for t, v in results],
+            batch_size=CHUNK,
+        )
         return
     table = Result._meta.db_table
     for chunk in _chunks(results):
-        first = chunk[0]
         with connection.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {table} (tube_id, laboratory_id, value, upload_id, received_at) "  # noqa: S608
                 "SELECT t, %s, v, %s, %s FROM unnest(string_to_array(%s, ',')::bigint[], "
                 "string_to_array(%s, ',')) AS u(t, v)",
                 [
-                    first.laboratory_id,
-                    first.upload_id,
-                    first.received_at,
-                    ",".join(str(int(r.tube_id)) for r in chunk),
-                    ",".join(r.value for r in chunk),
+                    laboratory.pk,
+                    upload.pk,
+                    now,
+                    ",".join(str(int(t)) for t, _v in chunk),
+                    ",".join(v for _t, v in chunk),
                 ],
             )
 
@@ -316,11 +318,12 @@ def _consequences(loaded: dict[int, tuple[str, str, int, int]], *, now: dt.datet
     tasks: list[RecheckTask] = []
     cases: list[Case] = []
     single_results: dict[int, tuple[int, str]] = {}  # person -> (tube, value)
+    sample_ref = health_port.sample_ref
     for chunk in _chunks(list(loaded)):
         for tube_id, person_id, sampled_at, area_path in _members(chunk):
             barcode, value, pool, round_id = loaded[tube_id]
             pooled = pool > 1
-            items.append((person_id, health_port.sample_ref(barcode, person_id), value, pooled, sampled_at))
+            items.append((person_id, sample_ref(barcode, person_id), value, pooled, sampled_at))
             if value == ResultValue.POSITIVE and pooled:
                 tasks.append(
                     RecheckTask(
