@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,6 +194,9 @@ def lab_batch(tubes: int) -> None:
         spent["health"] += time.perf_counter() - t
 
     health_port.results_recorded = timed  # type: ignore[assignment]
+    backend = _backend_cpu()
+    cpu0, db0 = time.process_time(), backend()
+    print(f"lab batch: load average at start {os.getloadavg()[0]:.1f}")
     t0 = time.perf_counter()
     rows = services.parse_result_file(name="batch.csv", data=data)
     t1 = time.perf_counter()
@@ -203,18 +207,45 @@ def lab_batch(tubes: int) -> None:
             actor=Actor.system(), laboratory=lab, rows=rows, filename="batch.csv", now=timezone.now()
         )
         tc = time.perf_counter()
+        cpu_c, db_c = time.process_time(), backend()
     t2 = time.perf_counter()
+    cpu1, db1 = time.process_time(), backend()
     health_port.results_recorded = original  # type: ignore[assignment]
     print(
         f"lab batch: {tubes:,} tubes / {tubes * 10:,} person links: parse {t1 - t0:.1f} s, ingest {t2 - t1:.1f} s "
         f"(of which health.results_recorded {spent['health']:.1f} s, commit {t2 - tc:.1f} s), "
-        f"total {t2 - t0:.1f} s; fates {report.counts}"
+        f"total {t2 - t0:.1f} s; fates {report.counts}; load average at end {os.getloadavg()[0]:.1f}"
+    )
+    # CPU seconds follow the code more than the load does (wall time on a busy machine is mostly waiting
+    # for a core); the backend's figure is its own process only (no parallel workers).
+    print(
+        f"lab batch CPU: this process {cpu1 - cpu0:.1f} s, its PostgreSQL backend {db1 - db0:.1f} s "
+        f"(of which the commit {db1 - db_c:.1f} s; this process in the commit {cpu1 - cpu_c:.1f} s)"
     )
     t3 = time.perf_counter()
     again = services.results_ingest(
         actor=Actor.system(), laboratory=lab, rows=rows, filename="batch.csv", now=timezone.now()
     )
     print(f"lab batch re-upload (changes nothing): {time.perf_counter() - t3:.1f} s; fates {again.counts}")
+
+
+def _backend_cpu() -> Callable[[], float]:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend so far, from /proc (the
+    server runs on this machine); nan where /proc cannot be read."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+
+    def read() -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return read
 
 
 def positive_pool() -> None:
