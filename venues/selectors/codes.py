@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from common.errors import DomainError
@@ -70,11 +71,40 @@ def _code_row(code_id: int) -> tuple[Any, ...] | None:
     key = code_cache_key(code_id)
     row = cache.get(key)
     if row is None:
-        row = VenueCode.objects.filter(pk=code_id).values_list(*_ROW_FIELDS).first()
+        row = _read_code_row(code_id)
         if row is None:
             return None
         cache.set(key, row, _cache_seconds())
     return tuple(row)
+
+
+_row_query: list[tuple[str, list[tuple[Any, list[Any]]]]] = []
+
+
+def _read_code_row(code_id: int) -> tuple[Any, ...] | None:
+    """``_ROW_FIELDS`` of one code by a plain SELECT with the ORM's conversions: every cache entry
+    expires after VENUE_CODE_CACHE_SECONDS in every server process, so with thousands of venues many
+    scans pay this read, and the ORM spent ~2.7 ms of CPU building it (the SELECT itself ~0.3 ms)."""
+    if not _row_query:
+        query = VenueCode.objects.filter(pk=0).values_list(*_ROW_FIELDS).query
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        if list(params) != [0]:
+            raise RuntimeError("unexpected parameters in the code row query")
+        cols = [col for col, _sql, _alias in compiler.select]
+        _row_query.append((sql, [(col, compiler.get_converters([col]).get(0, ([], col))[0]) for col in cols]))
+    sql, converters = _row_query[0]
+    with connection.cursor() as cur:
+        cur.execute(sql, [code_id])
+        found = cur.fetchone()
+    if found is None:
+        return None
+    values = []
+    for value, (col, convert_all) in zip(found, converters, strict=True):
+        for convert in convert_all:
+            value = convert(value, col, connection)
+        values.append(value)
+    return tuple(values)
 
 
 def entrance_for_token(token: object) -> EntranceInfo:

@@ -148,3 +148,17 @@ def test_the_verification_page_after_a_scan_costs_four_queries(
     assert page.status_code == 200 and html.count('class="verify') == 2
     assert "接庄超市" in html and "接庄街道崇文大道1号" in html and "正门" in html
     assert family_member.masked_name in html and "张" in html
+
+
+def test_a_code_read_cold_gives_the_venue_s_own_facts(venue: Any, token: str) -> None:
+    """The plain SELECT behind a cold code cache gives what the models give (types included)."""
+    from django.core.cache import cache
+
+    from venues.selectors.codes import entrance_summary
+
+    cache.clear()
+    cold = entrance_for_token(token)
+    expected = entrance_summary(cold.entrance_id)
+    assert cold.code_id > 0 and cold.venue_name == "接庄超市"
+    assert cold.__dict__ | {"code_id": 0} == expected.__dict__
+    assert type(cold.latitude) is type(expected.latitude) and cold.latitude == expected.latitude
