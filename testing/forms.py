@@ -95,3 +95,7 @@ class TeamMoveForm(forms.Form):
 class LedgerUnmaskForm(forms.Form):
     format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV")], initial="xlsx")
     reason = forms.CharField(label=_("Reason for the unmasked export"), max_length=500)
+
+
+class AssignForm(forms.Form):
+    team = forms.IntegerField(label=_("Team"))

@@ -20,6 +20,7 @@ urlpatterns = [
     path("rounds/<int:pk>/home/flagged/", field.home_flagged, name="home_flagged"),
     path("rounds/<int:pk>/home/<int:request_pk>/close/", field.home_close, name="home_close"),
     path("rounds/<int:pk>/teams/", staff.home_teams, name="home_teams"),
+    path("rounds/<int:pk>/home/uncovered/", staff.home_uncovered, name="home_uncovered"),
     path("teams/<int:team_pk>/", staff.home_team, name="home_team"),
     path("teams/<int:team_pk>/members/<int:user_pk>/remove/", staff.home_team_member_remove, name="home_team_leave"),
     path("teams/<int:team_pk>/move/", staff.home_team_move, name="home_team_move"),

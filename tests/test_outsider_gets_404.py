@@ -103,6 +103,12 @@ CASES: dict[str, Case] = {
         method="post", owner_status=302, owner="admin_a", outsider="admin_b",
     ),
     "testing:home_teams": Case(lambda w: {"pk": w.round_a.pk}, owner="admin_a", outsider="admin_b"),
+    "testing:home_uncovered": Case(lambda w: {"pk": w.round_a.pk}, owner="admin_a", outsider="admin_b"),
+    "testing:home_uncovered [assign]": Case(
+        lambda w: {"pk": w.round_all.pk}, method="post",
+        data=lambda w: {"team": w.team_a.pk, "request": [w.uncovered_request_a.pk]},
+        owner_status=302, owner="admin_a", outsider="admin_b",
+    ),
     "testing:home_team": Case(lambda w: {"team_pk": w.team_a.pk}, owner="admin_a", outsider="admin_b"),
     "testing:home_team_leave": Case(
         lambda w: {"team_pk": w.team_a.pk, "user_pk": w.user("sampler_a").pk},
@@ -354,6 +360,20 @@ class World:
         return services.home_request_create(
             actor=Actor(self.user("alice")), rnd=self.round_all, person=self.person_a, reason="request", now=NOW
         )
+
+    @cached_property
+    def uncovered_request_a(self) -> Any:
+        """A home visit in grid A raised before any team of the round worked there."""
+        from testing import services
+        from testing.models import HomeSamplingRequest
+
+        req = services.home_request_create(
+            actor=Actor(self.user("alice")), rnd=self.round_all, person=self.person_a, reason="request", now=NOW
+        )
+        HomeSamplingRequest.objects.filter(pk=req.pk).update(team=None)
+        self.team_a  # noqa: B018 (the team that may take it, set up afterwards)
+        HomeSamplingRequest.objects.filter(pk=req.pk).update(team=None)
+        return req
 
     def _ingest(self, barcode: str) -> Any:
         from testing import services

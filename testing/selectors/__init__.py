@@ -42,6 +42,7 @@ from testing.selectors.staff import (
     may_join_team,
     may_staff_site,
     move_targets,
+    require_requests_for_manager,
     round_managers,
     site_staff_candidates,
     site_staff_of,
@@ -50,6 +51,8 @@ from testing.selectors.staff import (
     team_pending_visits,
     teams_for_manager,
     teams_of,
+    uncovered_home_count,
+    uncovered_home_requests,
 )
 
 __all__ = [
@@ -86,6 +89,7 @@ __all__ = [
     "open_tubes_at",
     "prereg_ids",
     "recheck_tasks_for_user",
+    "require_requests_for_manager",
     "result_for_lab",
     "round_ledger_rows",
     "round_managers",
@@ -102,5 +106,7 @@ __all__ = [
     "teams_for_manager",
     "teams_of",
     "tube_view",
+    "uncovered_home_count",
+    "uncovered_home_requests",
     "view_root",
 ]

@@ -142,3 +142,44 @@ def move_targets(user: Any, team: HomeTeam) -> list[HomeTeam]:
         .select_related("area")
         .order_by("name")
     )
+
+
+def _uncovered(user: Any, rnd: Round) -> QuerySet[HomeSamplingRequest]:
+    scope = scope_for(user, Cap.TESTING_SITES)
+    return HomeSamplingRequest.objects.filter(
+        scope.q("area_path"), round=rnd, team__isnull=True, status=HomeStatus.PENDING
+    )
+
+
+def uncovered_home_count(user: Any, rnd: Round) -> int:
+    """Home visits to make in the user's part of the round that no team covers."""
+    return _uncovered(user, rnd).count()
+
+
+def uncovered_home_requests(user: Any, rnd: Round, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Home visits to make that no team covers (no team of the round works where the home is), in the
+    admin's part of the round, by address, with masked names and the teams the admin manages that could
+    take each one (those whose area holds the home). Four queries whatever the number."""
+    reqs = list(_uncovered(user, rnd).order_by("area_path", "pk")[:limit])
+    people = people_selectors.people_by_ids([r.person_id for r in reqs])
+    labels = labels_for_paths(r.area_path for r in reqs)
+    scope = scope_for(user, Cap.TESTING_SITES)
+    teams = list(HomeTeam.objects.filter(scope.q("area_path"), round=rnd).select_related("area").order_by("name"))
+    return [
+        {
+            "request": r,
+            "person": people.get(r.person_id),
+            "address": labels.get(r.area_path, ""),
+            "teams": [t for t in teams if r.area_path.startswith(t.area_path)],
+        }
+        for r in reqs
+    ]
+
+
+def require_requests_for_manager(user: Any, rnd: Round, ids: list[int]) -> None:
+    """404 unless every one of the home visits lies in the admin's part of the round (whatever its state:
+    one closed or given to a team meanwhile is the service's refusal, with its reason)."""
+    scope = scope_for(user, Cap.TESTING_SITES)
+    wanted = set(ids)
+    if len(wanted) != HomeSamplingRequest.objects.filter(scope.q("area_path"), pk__in=wanted, round=rnd).count():
+        raise Http404

@@ -38,7 +38,7 @@ from testing.services.station import (
     tube_seal,
 )
 from testing.services.station_batch import station_batch
-from testing.services.teams import home_requests_move, home_team_delete
+from testing.services.teams import home_requests_assign, home_requests_move, home_team_delete
 
 __all__ = [
     "call_record",
@@ -49,6 +49,7 @@ __all__ = [
     "exemption_create",
     "home_request_close",
     "home_request_create",
+    "home_requests_assign",
     "home_requests_for_flagged",
     "home_requests_move",
     "home_team_create",

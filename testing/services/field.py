@@ -65,8 +65,10 @@ def _team_for(rnd: Round, area_path: str) -> HomeTeam | None:
 def home_team_create(
     *, actor: Actor, rnd: Round, name: str, area: Area, members: list[Any], now: dt.datetime
 ) -> HomeTeam:
-    """A home-sampling team for ``area`` (idempotent by name). Pending requests of the area that no
-    team holds yet go to it; later requests go to the team of the deepest area holding the home."""
+    """A home-sampling team for ``area`` (idempotent by name and area; a name a team of the round uses
+    for another area is refused, a disbanded team's name is free again). Visits still to make in the
+    area that no team holds yet go to it (visits a disbanded team closed stay without a team); later
+    requests go to the team of the deepest area holding the home."""
     name = " ".join((name or "").split())
     if not name:
         raise DomainError("name_required", _("Give the team a name."), field="name")
@@ -76,15 +78,28 @@ def home_team_create(
         team, created = HomeTeam.objects.get_or_create(
             round=rnd, name=name, defaults={"area": area, "area_path": area.path}
         )
+        if team.area_id != area.pk:
+            raise Conflict(
+                "team_exists",
+                _("A team of this round already has this name (it works in %(area)s); choose another name.")
+                % {"area": team.area.name},
+                field="name",
+            )
         for user in members:
             if not may_join_team(user, team):
                 raise DomainError("not_eligible", _("%(user)s cannot join a team of this area.") % {"user": user})
             HomeTeamMember.objects.get_or_create(team=team, user=user)
-        HomeSamplingRequest.objects.filter(round=rnd, team__isnull=True, area_path__startswith=area.path).update(
-            team=team
-        )
+        taken = HomeSamplingRequest.objects.filter(
+            round=rnd, team__isnull=True, status=HomeStatus.PENDING, area_path__startswith=area.path
+        ).update(team=team)
         if created:
-            audit_record(actor=actor, action="testing.home_team_create", obj=team, now=now, extra={"area": area.pk})
+            audit_record(
+                actor=actor,
+                action="testing.home_team_create",
+                obj=team,
+                now=now,
+                extra={"area": area.pk, "name": name, "uncovered_taken": taken},
+            )
     return team
 
 

@@ -1,4 +1,5 @@
-"""Home-sampling teams reorganised by their admins: visits moved to another team, teams disbanded."""
+"""Home-sampling teams reorganised by their admins: visits moved to another team, visits no team covers
+given to one, teams disbanded."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils.translation import ngettext
 
 from audit.services import Actor, audit_record
 from common.errors import Conflict, DomainError
-from testing.models import HomeSamplingRequest, HomeStatus, HomeTeam, HomeTeamMember
+from testing.models import HomeSamplingRequest, HomeStatus, HomeTeam, HomeTeamMember, Round
 
 
 def home_requests_move(
@@ -90,3 +91,52 @@ def home_team_delete(*, actor: Actor, team: HomeTeam, now: dt.datetime) -> None:
             },
         )
         locked.delete()
+
+
+def home_requests_assign(*, actor: Actor, rnd: Round, request_ids: list[int], team: HomeTeam, now: dt.datetime) -> int:
+    """Give visits no team covers to ``team``, a team of the round whose area holds each home (its
+    members are that area's own staff and see the names on its list). Refused as a whole when one of
+    them was closed or given to a team meanwhile, or lies outside the team's area."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        raise DomainError("nothing_chosen", _("Choose the visits to assign."), field="requests")
+    if team.round_id != rnd.pk:
+        raise DomainError("team_invalid", _("Choose a team of this round."), field="team")
+    if not rnd.is_open:
+        raise Conflict("round_closed", _("This round is closed."))
+    with transaction.atomic():
+        reqs = list(
+            HomeSamplingRequest.objects.select_for_update()
+            .filter(pk__in=ids, round=rnd, team__isnull=True, status=HomeStatus.PENDING)
+            .order_by("pk")
+        )
+        if len(reqs) != len(ids):
+            raise Conflict(
+                "visits_changed",
+                _(
+                    "Some of these visits were closed or assigned meanwhile; nothing was assigned. "
+                    "Look at the list again."
+                ),
+            )
+        outside = [r for r in reqs if not r.area_path.startswith(team.area_path)]
+        if outside:
+            raise DomainError(
+                "outside_team_area",
+                ngettext(
+                    "%(n)s of these homes lies outside the area of %(team)s; nothing was assigned.",
+                    "%(n)s of these homes lie outside the area of %(team)s; nothing was assigned.",
+                    len(outside),
+                )
+                % {"n": len(outside), "team": team.name},
+                field="team",
+            )
+        HomeSamplingRequest.objects.filter(pk__in=ids).update(team=team)
+        audit_record(
+            actor=actor,
+            action="testing.home_request_assign",
+            obj=team,
+            row_count=len(ids),
+            now=now,
+            extra={"round": rnd.pk, "requests": ids},
+        )
+    return len(ids)

@@ -104,8 +104,17 @@ def person_action(request: HttpRequest, pk: int, person_pk: int, action: str) ->
         elif action == "home":
             form = HomeRequestForm(request.POST)
             reason = form.cleaned_data["reason"] if form.is_valid() else ""
-            services.home_request_create(actor=actor, rnd=rnd, person=person, reason=reason, now=now)
-            messages.success(request, _("Home sampling requested."))
+            req = services.home_request_create(actor=actor, rnd=rnd, person=person, reason=reason, now=now)
+            if req.team_id is None:
+                messages.warning(
+                    request,
+                    _(
+                        "Home sampling requested, but no home-sampling team works here yet: the community "
+                        "admin sees it among the visits no team covers and gives it to a team."
+                    ),
+                )
+            else:
+                messages.success(request, _("Home sampling requested."))
         elif action == "exempt":
             ef = ExemptForm(request.POST)
             reason = ef.cleaned_data["reason"] if ef.is_valid() else ""

@@ -17,7 +17,7 @@ from accounts.roles import Cap
 from audit.services import Actor
 from common.errors import DomainError
 from testing import selectors, services
-from testing.forms import StaffForm, TeamForm, TeamMoveForm
+from testing.forms import AssignForm, StaffForm, TeamForm, TeamMoveForm
 
 
 def _pick(candidates: list[User], user_pk: int | None) -> User | None:
@@ -93,7 +93,12 @@ def home_teams(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "testing/home_teams.html",
-        {"round": rnd, "rows": selectors.teams_for_manager(request.user, rnd), "form": form},
+        {
+            "round": rnd,
+            "rows": selectors.teams_for_manager(request.user, rnd),
+            "form": form,
+            "uncovered": selectors.uncovered_home_count(request.user, rnd),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -196,3 +201,34 @@ def home_team_delete(request: HttpRequest, team_pk: int) -> HttpResponse:
         return redirect("testing:home_team", team_pk=team.pk)
     messages.success(request, _("Team %(team)s disbanded.") % {"team": team.name})
     return redirect("testing:home_teams", pk=team.round_id)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def home_uncovered(request: HttpRequest, pk: int) -> HttpResponse:
+    """Home visits no team covers, in the admin's part of the round, each with the teams that could take
+    it; assigning one is audited."""
+    rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_SITES)
+    rows = selectors.uncovered_home_requests(request.user, rnd)
+    if request.method == "POST":
+        form = AssignForm(request.POST)
+        ids = [int(v) for v in request.POST.getlist("request") if v.isdigit()]
+        selectors.require_requests_for_manager(request.user, rnd, ids)
+        team = selectors.get_team_for_manager(request.user, form.cleaned_data["team"]) if form.is_valid() else None
+        if team is None or team.round_id != rnd.pk:
+            messages.error(request, _("Choose a team that works where the home is."))
+        else:
+            try:
+                n = services.home_requests_assign(
+                    actor=Actor.from_request(request), rnd=rnd, request_ids=ids, team=team, now=timezone.now()
+                )
+            except DomainError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(
+                    request,
+                    ngettext("%(n)s visit given to %(team)s.", "%(n)s visits given to %(team)s.", n)
+                    % {"n": n, "team": team.name},
+                )
+        return redirect("testing:home_uncovered", pk=rnd.pk)
+    return render(request, "testing/home_uncovered.html", {"round": rnd, "rows": rows})
