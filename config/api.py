@@ -75,6 +75,9 @@ def register_routers() -> None:
     api.add_router("/people", people_router)
     api.add_router("/territory", territory_router)
     api.add_router("/testing", testing_router)
+    from testing.api_rounds import router as testing_rounds_router
+
+    api.add_router("/testing", testing_rounds_router)
     from venues.api import router as venues_router
 
     api.add_router("/venues", venues_router)

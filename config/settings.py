@@ -216,6 +216,9 @@ FANGYI: dict[str, Any] = {
     "HEALTH_CODE_TTL_SECONDS": 60,
     "SAMPLING_CODE_TTL_DAYS": 30,
     "STATUS_BULK_APPROVAL_THRESHOLD": 20,
+    # Testing rounds: command HQ is texted when an open round passes its deadline, then again every
+    # this many hours until it closes the round or sets a new deadline.
+    "TESTING_OVERDUE_REMIND_HOURS": float(os.environ.get("FANGYI_OVERDUE_REMIND_HOURS", "2")),
     # How long a server process may trust its cached copy of a bearer token, its user and their
     # memberships (a change saved through the models clears it at once in that process, and everywhere
     # with REDIS_URL; a revoked token or removed role stops working elsewhere within this many seconds).

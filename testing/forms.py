@@ -97,5 +97,14 @@ class LedgerUnmaskForm(forms.Form):
     reason = forms.CharField(label=_("Reason for the unmasked export"), max_length=500)
 
 
+class DeadlineForm(forms.Form):
+    deadline_at = forms.DateTimeField(
+        label=_("New deadline"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=300, error_messages={"required": _("Say why the deadline changes.")}
+    )
+
+
 class AssignForm(forms.Form):
     team = forms.IntegerField(label=_("Team"))

@@ -8,6 +8,7 @@ urlpatterns = [
     path("rounds/new/", rounds.round_create, name="round_create"),
     path("rounds/<int:pk>/", rounds.round_detail, name="round"),
     path("rounds/<int:pk>/close/", rounds.round_close, name="round_close"),
+    path("rounds/<int:pk>/deadline/", rounds.round_deadline, name="round_deadline"),
     path("rounds/<int:pk>/sites/new/", rounds.site_create, name="site_create"),
     path("rounds/<int:pk>/coverage/", rounds.coverage, name="coverage"),
     path("rounds/<int:pk>/ledger.csv", ledgers.round_ledger, {"fmt": "csv"}, name="round_ledger"),

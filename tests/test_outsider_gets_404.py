@@ -64,6 +64,14 @@ CASES: dict[str, Case] = {
     "testing:round_close": Case(
         lambda w: {"pk": w.round_a.pk}, method="post", owner_status=302, owner="hq", outsider="hq_b"
     ),
+    "testing:round_deadline": Case(
+        lambda w: {"pk": w.round_a.pk}, method="post", data={"deadline_at": "2022-04-22T02:00", "reason": "补采"},
+        owner_status=302, owner="hq", outsider="hq_b",
+    ),
+    "POST /api/v1/testing/rounds/{round_id}/deadline": Case(
+        lambda w: {"round_id": w.round_a.pk}, method="post",
+        data={"deadline_at": "2022-04-22T02:00:00", "reason": "补采"}, owner="hq", outsider="hq_b",
+    ),
     "testing:site_create": Case(lambda w: {"pk": w.round_a.pk}, owner="admin_a", outsider="admin_b"),
     "testing:coverage": Case(lambda w: {"pk": w.round_a.pk}),
     "testing:round_ledger": Case(lambda w: {"pk": w.round_a.pk}),

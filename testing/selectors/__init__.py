@@ -21,11 +21,18 @@ from testing.selectors.coverage import (
     coverage_by_grid,
     coverage_children,
     coverage_total,
+    coverage_totals_many,
     household_members_state,
 )
 from testing.selectors.field import grid_leaders_for_paths, home_list_for_user, prereg_ids, recheck_tasks_for_user
 from testing.selectors.lab import corrections_for, exceptions_for, result_for_lab
 from testing.selectors.ledgers import lab_ledger_rows, round_ledger_rows, site_ledger_rows
+from testing.selectors.rounds import (
+    OverdueRound,
+    deadline_changes,
+    may_manage_round,
+    overdue_rounds_for_user,
+)
 from testing.selectors.sites import (
     QUEUE_WINDOW,
     SECONDS_PER_SAMPLE,
@@ -61,6 +68,7 @@ __all__ = [
     "CallHousehold",
     "CoverageRow",
     "Member",
+    "OverdueRound",
     "SiteQueue",
     "TeamRow",
     "call_list",
@@ -69,6 +77,8 @@ __all__ = [
     "coverage_by_grid",
     "coverage_children",
     "coverage_total",
+    "coverage_totals_many",
+    "deadline_changes",
     "exceptions_for",
     "get_area_in_round_for_user",
     "get_round_for_user",
@@ -84,9 +94,11 @@ __all__ = [
     "lab_ledger_rows",
     "laboratory_of",
     "may_join_team",
+    "may_manage_round",
     "may_staff_site",
     "move_targets",
     "open_tubes_at",
+    "overdue_rounds_for_user",
     "prereg_ids",
     "recheck_tasks_for_user",
     "require_requests_for_manager",

@@ -290,3 +290,27 @@ def call_list(rnd: Round, area: Area, *, limit: int = 200) -> list[CallHousehold
 def calls_of(rnd: Round, household: Area) -> QuerySet[CallLog]:
     return CallLog.objects.filter(round=rnd, household=household).select_related("called_by").order_by("-called_at")
 
+
+def coverage_totals_many(rounds: list[Round]) -> dict[int, dict[str, int]]:
+    """Live totals of several open rounds over their whole territories, in one statement (a UNION ALL
+    of each round's grouped count); a round nobody must be sampled in has zero totals."""
+    from django.db import connection
+
+    out = {r.pk: {"total": 0, "covered": 0, "exempted": 0, "home_pending": 0} for r in rounds}
+    if not rounds:
+        return out
+    parts, params = [], []
+    for rnd in rounds:
+        select, p = coverage_query(rnd, rnd.area_path, prefix_len=len(rnd.area_path))
+        parts.append(f"SELECT %s AS round_id, q.total, q.covered, q.exempted, q.home_pending FROM ({select}) q")  # noqa: S608
+        params += [rnd.pk, *p]
+    with connection.cursor() as cur:
+        cur.execute(" UNION ALL ".join(parts), params)
+        for round_id, total, covered, exempted, home in cur.fetchall():
+            out[int(round_id)] = {
+                "total": int(total or 0),
+                "covered": int(covered or 0),
+                "exempted": int(exempted or 0),
+                "home_pending": int(home or 0),
+            }
+    return out

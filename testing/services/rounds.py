@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import Cap
+from accounts.selectors import scope_for
 from audit.services import Actor, audit_record
-from common.errors import Conflict, DomainError
+from common.errors import Conflict, DomainError, Forbidden
 from notices.services import sms_send
 from people.models import Category
 from territory.models import Area
@@ -19,6 +23,7 @@ from testing.models import (
     Laboratory,
     LaboratoryMember,
     Round,
+    RoundDeadlineChange,
     RoundFigure,
     RoundStatus,
     Site,
@@ -121,37 +126,104 @@ def _keep_figures(rnd: Round) -> int:
         return int(cur.rowcount)
 
 
+def round_deadline_set(*, actor: Actor, rnd: Round, deadline_at: dt.datetime, reason: str, now: dt.datetime) -> Round:
+    """Give an open round a new deadline (usually later: the sites need more time), with the reason.
+
+    Only command HQ over the round's territory may (DESIGN §1: rounds are HQ's business); a closed
+    round keeps its deadline. The change is kept (``RoundDeadlineChange``, listed on the round page)
+    and audited; the overdue reminders start again from the new deadline, so a round extended into
+    the future is no longer overdue and its HQ gets no more reminders until the new deadline passes."""
+    if actor.user is not None and not scope_for(actor.user, Cap.TESTING_MANAGE).contains(rnd.area_path):
+        raise Forbidden("not_round_manager", _("Only command HQ over this round's territory can change its deadline."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError("reason_required", _("Say why the deadline changes."), field="reason")
+    if timezone.is_naive(deadline_at):
+        raise ValueError("aware datetimes only")
+    with transaction.atomic():
+        locked = Round.objects.select_for_update().get(pk=rnd.pk)
+        if locked.status == RoundStatus.CLOSED:
+            raise Conflict("round_closed", _("This round is closed; its deadline no longer changes."))
+        if deadline_at <= locked.starts_at:
+            raise DomainError("deadline_invalid", _("The deadline must be after the start."), field="deadline_at")
+        if deadline_at == locked.deadline_at:
+            raise DomainError("deadline_unchanged", _("This is already the round's deadline."), field="deadline_at")
+        old = locked.deadline_at
+        change = RoundDeadlineChange.objects.create(
+            round=locked,
+            old_deadline_at=old,
+            new_deadline_at=deadline_at,
+            reason=reason[:300],
+            changed_by=actor.user,
+            changed_at=now,
+        )
+        locked.deadline_at = deadline_at
+        locked.overdue_reminded_at = None
+        locked.overdue_reminder_count = 0
+        locked.save(update_fields=["deadline_at", "overdue_reminded_at", "overdue_reminder_count"])
+        audit_record(
+            actor=actor,
+            action="testing.round_deadline",
+            obj=locked,
+            reason=reason[:300],
+            now=now,
+            extra={
+                "old_deadline_at": old.isoformat(),
+                "new_deadline_at": deadline_at.isoformat(),
+                "change": change.pk,
+                "was_overdue": old <= now,
+                "overdue": deadline_at <= now,
+            },
+        )
+    return locked
+
+
+def overdue_remind_interval() -> dt.timedelta:
+    """How often command HQ is reminded of a round past its deadline (policy, in hours)."""
+    return dt.timedelta(hours=float(settings.FANGYI.get("TESTING_OVERDUE_REMIND_HOURS", 2)))
+
+
 def rounds_overdue_remind(*, now: dt.datetime) -> list[tuple[Round, int | None]]:
     """Every open round past its deadline, each with the number of command HQ accounts texted a
-    reminder now (None: reminded before).
+    reminder now (None: reminded less than the policy interval ago).
 
     Rounds are not closed by the clock. The deadline is a target (DESIGN §3.4: a round *should* finish
     within 24 h), and closing is command HQ's decision and cannot be undone: it refuses every sample
     after it, including those a site's offline queue or a home team still holds, and keeps the figures
     as they are at that moment. So a round past its deadline is flagged on every page and its HQ is
-    reminded once; HQ closes it by hand. The first process to set ``overdue_reminded_at`` sends the
-    reminder, so any number of nodes may run this. Each reminder is audited as the system."""
+    reminded at once, then again every ``TESTING_OVERDUE_REMIND_HOURS`` until it closes the round or
+    sets a new deadline. A reminder is claimed by one conditional UPDATE (still open, still past its
+    deadline, not reminded within the interval): when several nodes run this at once, exactly one
+    claims each reminder and the others see the new ``overdue_reminded_at``, so nobody is texted twice
+    in an interval. Each reminder is audited as the system."""
     from testing.selectors import round_managers
 
+    interval = overdue_remind_interval()
+    due = Q(overdue_reminded_at__isnull=True) | Q(overdue_reminded_at__lte=now - interval)
     overdue = Round.objects.filter(status=RoundStatus.OPEN, deadline_at__lte=now).select_related("area")
     out: list[tuple[Round, int | None]] = []
     for rnd in overdue.order_by("deadline_at", "pk"):
         with transaction.atomic():
-            claimed = Round.objects.filter(
-                pk=rnd.pk, status=RoundStatus.OPEN, overdue_reminded_at__isnull=True
-            ).update(overdue_reminded_at=now)
+            claimed = Round.objects.filter(due, pk=rnd.pk, status=RoundStatus.OPEN, deadline_at__lte=now).update(
+                overdue_reminded_at=now, overdue_reminder_count=F("overdue_reminder_count") + 1
+            )
             if not claimed:
                 out.append((rnd, None))
                 continue
+            rnd.refresh_from_db(fields=["overdue_reminded_at", "overdue_reminder_count", "deadline_at"])
+            overdue_for = now - rnd.deadline_at
             body = str(
                 _(
-                    "Fangyi: testing round %(round)s (%(area)s) passed its deadline %(deadline)s and is still "
-                    "open. Close it on its page once every site and home team has sent what it sampled."
+                    "Fangyi: testing round %(round)s (%(area)s) passed its deadline %(deadline)s "
+                    "%(hours)s h ago and is still open (reminder %(n)s). Close it on its page once every "
+                    "site and home team has sent what it sampled, or set a new deadline."
                 )
                 % {
                     "round": rnd.name,
                     "area": rnd.area.name,
                     "deadline": timezone.localtime(rnd.deadline_at).strftime("%m-%d %H:%M"),
+                    "hours": f"{overdue_for.total_seconds() / 3600:.1f}",
+                    "n": rnd.overdue_reminder_count,
                 }
             )
             reminded = [u for u in round_managers(rnd) if u.phone]
@@ -165,7 +237,8 @@ def rounds_overdue_remind(*, now: dt.datetime) -> list[tuple[Round, int | None]]
                 row_count=len(reminded),
                 extra={
                     "deadline_at": rnd.deadline_at.isoformat(),
-                    "overdue_minutes": int((now - rnd.deadline_at).total_seconds() // 60),
+                    "overdue_minutes": int(overdue_for.total_seconds() // 60),
+                    "reminder": rnd.overdue_reminder_count,
                     "reminded": [u.pk for u in reminded],
                 },
             )
@@ -212,9 +285,7 @@ def site_staff_add(*, actor: Actor, site: Site, user: Any, now: dt.datetime) -> 
     from testing.selectors import may_staff_site
 
     if not may_staff_site(user, site):
-        raise DomainError(
-            "not_a_sampler", _("Only a sampler of this site's territory can staff it."), field="user"
-        )
+        raise DomainError("not_a_sampler", _("Only a sampler of this site's territory can staff it."), field="user")
     with transaction.atomic():
         staff, created = SiteStaff.objects.get_or_create(site=site, user=user)
         if created:

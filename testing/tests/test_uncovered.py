@@ -42,6 +42,7 @@ def test_the_admin_sees_the_count_and_the_list_and_assigns_one(client, bob, alic
     client.force_login(bob)
     teams_page = client.get(f"/testing/rounds/{rnd.pk}/teams/").content.decode()
     assert "有 1 个上门采样请求没有采样队负责,请分派。" in teams_page
+    assert "有 1 个上门采样请求没有采样队负责" in client.get(f"/testing/rounds/{rnd.pk}/").content.decode()
 
     listing = client.get(f"/testing/rounds/{rnd.pk}/home/uncovered/").content.decode()
     assert "张*" in listing and "张爷爷" not in listing  # masked

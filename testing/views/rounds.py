@@ -18,8 +18,8 @@ from people import selectors as people_selectors
 from territory.models import Area, AreaKind
 from territory.selectors import ancestors_of, area_get, grids_in
 from testing import selectors, services
-from testing.forms import RoundForm, SiteForm
-from testing.models import Laboratory, RoundPhase
+from testing.forms import DeadlineForm, RoundForm, SiteForm
+from testing.models import Laboratory, Round
 from testing.views._common import int_param, require_cap
 
 
@@ -29,14 +29,16 @@ def index(request: HttpRequest) -> HttpResponse:
     if people_selectors.person_for_account(request.user) is not None:
         return redirect("testing:sites_near")
     now = timezone.now()
-    rounds = [(r, r.phase(now)) for r in selectors.rounds_for_user(request.user)[:50]]
+    overdue = selectors.overdue_rounds_for_user(request.user, now=now)
+    by_pk = {o.round.pk: o for o in overdue}
+    rounds = [(r, r.phase(now), by_pk.get(r.pk)) for r in selectors.rounds_for_user(request.user)[:50]]
     return render(
         request,
         "testing/index.html",
         {
             "rounds": rounds,
             "now": now,
-            "overdue": [r for r, phase in rounds if phase == RoundPhase.OVERDUE],
+            "overdue": overdue,
             "can_manage": has_cap(request.user, Cap.TESTING_MANAGE),
             "is_sampler": has_cap(request.user, Cap.TESTING_SAMPLE),
             "is_lab": has_cap(request.user, Cap.TESTING_LAB),
@@ -93,6 +95,12 @@ def round_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rnd = selectors.get_round_for_user(request.user, pk)
+    return _round_page(request, rnd)
+
+
+def _round_page(
+    request: HttpRequest, rnd: Round, *, deadline_form: DeadlineForm | None = None, status: int = 200
+) -> HttpResponse:
     root = area_get(int(selectors.view_root(request.user, rnd)[-8:]))
     total, children = selectors.coverage_children(rnd, root)
     sites = list(rnd.sites.select_related("area").order_by("name"))
@@ -100,6 +108,12 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     queues = selectors.site_queues(sites, now=now)
     sites_scope = scope_for(request.user, Cap.TESTING_SITES)
     reveal_scope = scope_for(request.user, Cap.REVEAL_ID)
+    can_manage = selectors.may_manage_round(request.user, rnd)
+    can_sites = any(rnd.area_path.startswith(p) or p.startswith(rnd.area_path) for p in sites_scope.paths)
+    if deadline_form is None and can_manage and rnd.is_open:
+        deadline_form = DeadlineForm(
+            initial={"deadline_at": timezone.localtime(rnd.deadline_at).strftime("%Y-%m-%dT%H:%M")}
+        )
     return render(
         request,
         "testing/round_detail.html",
@@ -111,13 +125,44 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "total": total,
             "children": children,
             "queues": queues,
-            "can_manage": scope_for(request.user, Cap.TESTING_MANAGE).contains(rnd.area_path),
-            "can_sites": any(rnd.area_path.startswith(p) or p.startswith(rnd.area_path) for p in sites_scope.paths),
+            "can_manage": can_manage,
+            "can_sites": can_sites,
             "managed_sites": {s.pk for s in sites if sites_scope.contains(s.area_path)},
             "unmask_sites": {s.pk for s in sites if reveal_scope.contains(s.area_path)},
             "can_field": has_cap(request.user, Cap.TESTING_FIELD),
+            "deadline_form": deadline_form,
+            "deadline_changes": list(selectors.deadline_changes(rnd)[:50]),
+            "uncovered": selectors.uncovered_home_count(request.user, rnd) if can_sites and rnd.is_open else 0,
         },
+        status=status,
     )
+
+
+@require_POST
+@login_required
+def round_deadline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Command HQ sets a new deadline for an open round, with the reason; anyone else who sees the
+    round is told why not (403), a closed round answers 409."""
+    rnd = selectors.get_round_for_user(request.user, pk)
+    form = DeadlineForm(request.POST)
+    if not form.is_valid():
+        return _round_page(request, rnd, deadline_form=form, status=400)
+    try:
+        services.round_deadline_set(
+            actor=Actor.from_request(request),
+            rnd=rnd,
+            deadline_at=form.cleaned_data["deadline_at"],
+            reason=form.cleaned_data["reason"],
+            now=timezone.now(),
+        )
+    except DomainError as exc:
+        if exc.status == 400:
+            form.add_error(exc.details.get("field"), str(exc.message))
+        else:
+            form.add_error(None, str(exc.message))
+        return _round_page(request, rnd, deadline_form=form, status=exc.status)
+    messages.success(request, _("New deadline set."))
+    return redirect("testing:round", pk=rnd.pk)
 
 
 @require_POST
