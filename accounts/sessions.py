@@ -1,7 +1,9 @@
 """Sessions and the signed-in user, read and written with less work on every request.
 
-SESSION_ENGINE is this module. Sessions are Django's cached_db ones, with one difference on
-PostgreSQL: an update of an existing session (the idle timeout's last-seen time, written at most once
+SESSION_ENGINE is this module. Sessions are Django's database ones (not cached_db: the default
+cache is per process, so a logout or a rotated key in one server process would leave the old
+session alive in the others' caches for hours), with one difference on PostgreSQL: an update of an
+existing session (the idle timeout's last-seen time, written at most once
 a minute per session, and any other change a view makes) is one UPDATE that commits without waiting
 for the WAL flush (synchronous_commit off for that statement's transaction only). What that keeps: the
 UPDATE is committed inside PostgreSQL before the response leaves, so killing the app server loses
@@ -24,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -39,7 +41,7 @@ _UPDATE = (
 )
 
 
-class SessionStore(cached_db.SessionStore):
+class SessionStore(db.SessionStore):
     def save(self, must_create: bool = False) -> None:
         using = router.db_for_write(self.model)
         connection = connections[using]
@@ -65,10 +67,6 @@ class SessionStore(cached_db.SessionStore):
             cur.execute(sql, [data, expires, self.session_key])
             if cur.rowcount == 0:
                 raise UpdateError  # the session was deleted meanwhile, as Django's own save says
-        try:
-            self._cache.set(self.cache_key, self._session, self.get_expiry_age())  # type: ignore[attr-defined]
-        except Exception:
-            cached_db.logger.exception("Error saving to cache (%s)", self._cache)  # type: ignore[attr-defined]
 
 
 def session_user_cache_seconds() -> float:

@@ -147,7 +147,7 @@ CACHES = {
 if redis_url := os.environ.get("REDIS_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
 
-SESSION_ENGINE = "accounts.sessions"  # cached_db; on PostgreSQL updates skip the WAL flush wait
+SESSION_ENGINE = "accounts.sessions"  # database sessions; on PostgreSQL updates skip the WAL flush wait
 SESSION_COOKIE_AGE = 12 * 3600  # absolute cap
 SESSION_IDLE_SECONDS = int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_COOKIE_HTTPONLY = True

@@ -95,3 +95,14 @@ def test_the_last_seen_time_reaches_the_database(client, alice):
     stored = Session.objects.get(session_key=key).get_decoded()
     assert stored[KEY] == int(NOW.timestamp()) + 61
     assert not connection.in_atomic_block
+
+
+def test_a_session_ended_by_another_server_process_is_refused_here(client, alice):
+    """Gunicorn runs several processes, each with its own cache: a logout handled by another process
+    deletes the session row, and this process must not keep the resident signed in from a copy."""
+    client.force_login(alice)
+    assert client.get(PEOPLE).status_code == 200
+    Session.objects.filter(session_key=client.cookies["sessionid"].value).delete()  # the other process's logout
+    response = client.get(PEOPLE)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
