@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -23,6 +22,7 @@ from accounts.roles import Cap
 from accounts.selectors import Scope, scope_for
 from audit.services import Actor, audit_record
 from common.errors import DomainError, NotFound
+from common.upload_table import TableLimits, read_table
 from people.models import Person
 from people.roster.columns import (
     BY_KEY,
@@ -94,91 +94,25 @@ class _Row:
 # --- reading the file -------------------------------------------------------------------------
 
 
-def _file_error(code: str, message: Any) -> DomainError:
-    return DomainError(code, message, field="file")
-
-
-def _corrupt() -> DomainError:
-    return _file_error("file_invalid", _("The file could not be read as an Excel workbook; it may be damaged."))
-
-
 def _read_rows(file: IO[bytes]) -> tuple[dict[str, int], list[tuple[int, Sequence[Any]]]]:
     """The column map {key: index} and the non-empty data rows with their Excel line numbers."""
-    import openpyxl
-
-    size = getattr(file, "size", None)
-    if size is None:
-        file.seek(0, 2)
-        size = file.tell()
-    if size > MAX_BYTES:
-        raise _file_error("file_too_large", _("The file is larger than 10 MB; split it into smaller files."))
-    file.seek(0)
-    if not zipfile.is_zipfile(file):
-        raise _file_error(
-            "file_not_xlsx",
-            _("Only Excel .xlsx files can be imported. Save the file as .xlsx (Excel 2007 or later) and try again."),
-        )
-    try:
-        file.seek(0)
-        with zipfile.ZipFile(file) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_UNPACKED_BYTES:
-            raise _file_error("file_too_large", _("The file is larger than 10 MB; split it into smaller files."))
-        file.seek(0)
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except DomainError:
-        raise
-    except Exception:
-        raise _corrupt() from None
-    try:
-        return _rows_of(workbook)
-    except DomainError:
-        raise
-    except Exception:
-        raise _corrupt() from None
-    finally:
-        workbook.close()
-
-
-def _rows_of(workbook: Any) -> tuple[dict[str, int], list[tuple[int, Sequence[Any]]]]:
-    if not workbook.worksheets:
-        raise _file_error("file_empty", _("The file has no worksheet."))
-    sheet = workbook.worksheets[0]
-    # Read-only mode trusts the stored dimensions, which some programs write wrongly.
-    sheet.reset_dimensions()
-    rows: Iterator[Sequence[Any]] = sheet.iter_rows(values_only=True)
-    columns: dict[str, int] = {}
-    line = 0
-    for values in rows:
-        line += 1
-        for index, value in enumerate(values):
-            key = column_for_header(value)
-            if key:
-                columns.setdefault(key, index)  # extra columns are ignored; a repeated one too
-        if len(columns) >= 2 or line >= HEADER_SEARCH_ROWS:
-            break
-        columns = {}
-    missing = [c.header for c in BY_KEY.values() if c.required and c.key not in columns]
-    if missing:
-        raise _file_error(
-            "headers_missing",
-            _("Required columns are missing: %(names)s. The header row must name them; see the template.")
-            % {"names": "、".join(missing)},
-        )
-    data: list[tuple[int, Sequence[Any]]] = []
-    for values in rows:
-        line += 1
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            continue
-        if len(data) >= MAX_ROWS:
-            raise _file_error(
-                "too_many_rows",
-                _("The file has more than %(max)s rows; split it into smaller files.") % {"max": f"{MAX_ROWS:,}"},
-            )
-        data.append((line, values))
-    if not data:
-        raise _file_error("file_empty", _("The file has no rows of people below the headers."))
-    return columns, data
+    return read_table(
+        file,
+        "",
+        column_for_header=column_for_header,
+        required={c.key: c.header for c in BY_KEY.values() if c.required},
+        limits=TableLimits(
+            max_bytes=MAX_BYTES,
+            max_unpacked_bytes=MAX_UNPACKED_BYTES,
+            max_rows=MAX_ROWS,
+            header_search_rows=HEADER_SEARCH_ROWS,
+        ),
+        accept_csv=False,
+        formulas_as_text=False,
+        too_large_message=_("The file is larger than 10 MB; split it into smaller files."),
+        unreadable_message=_("The file could not be read as an Excel workbook; it may be damaged."),
+        no_rows_message=_("The file has no rows of people below the headers."),
+    )
 
 
 # --- grids and places -------------------------------------------------------------------------

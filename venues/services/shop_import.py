@@ -15,13 +15,10 @@ dropped again, so an exported file imports back to what it was.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -35,6 +32,7 @@ from accounts.selectors import Scope, scope_for
 from audit.services import Actor, audit_record
 from common.errors import DomainError, NotFound
 from common.spreadsheet import FORMULA_PREFIXES, xlsx_cell
+from common.upload_table import TableLimits, read_table
 from territory.models import SEGMENT_WIDTH, Area, AreaKind
 from territory.selectors import subtree_q
 from venues.models import Shop, ShopSource
@@ -115,10 +113,6 @@ class _RowProblem(Exception):
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _file_error(code: str, message: Any) -> DomainError:
-    return DomainError(code, message, field="file")
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -130,99 +124,30 @@ def _cell(value: Any) -> str:
     return text
 
 
-def _xlsx_rows(file: IO[bytes]) -> list[Sequence[Any]]:
-    import openpyxl
-
-    try:
-        with zipfile.ZipFile(file) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise _file_error("file_too_large", _("The file is larger than 5 MB; split it into smaller files."))
-        file.seek(0)
-        # data_only=False: a formula comes back as the text typed, never as a computed value.
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=False)
-    except DomainError:
-        raise
-    except Exception:
-        raise _file_error("file_invalid", _("The file could not be read as an Excel workbook.")) from None
-    try:
-        if not workbook.worksheets:
-            return []
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            rows.append(values)
-            if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS + 1000:
-                break
-        return rows
-    except Exception:
-        raise _file_error("file_invalid", _("The file could not be read as an Excel workbook.")) from None
-    finally:
-        workbook.close()
-
-
-def _csv_rows(raw: bytes) -> list[Sequence[Any]]:
-    # Excel on a Chinese Windows saves CSV in GBK unless told otherwise; ours carry a UTF-8 BOM.
-    text = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = codecs.decode(raw, encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or "\x00" in text:
-        raise _file_error("file_invalid", _("The file could not be read as a CSV file."))
-    return list(csv.reader(io.StringIO(text, newline="")))
+def _column_for_header(value: Any) -> str | None:
+    return _LOOKUP.get(_normalize_header(value))
 
 
 def read_rows(file: IO[bytes], file_name: str) -> tuple[dict[str, int], list[tuple[int, Sequence[Any]]]]:
     """The column map {key: index} and the non-empty data rows with their line numbers."""
-    size = getattr(file, "size", None)
-    if size is None:
-        file.seek(0, 2)
-        size = file.tell()
-    if size > MAX_BYTES:
-        raise _file_error("file_too_large", _("The file is larger than 5 MB; split it into smaller files."))
-    file.seek(0)
-    if zipfile.is_zipfile(file):
-        file.seek(0)
-        rows = _xlsx_rows(file)
-    elif file_name.lower().endswith(".csv"):
-        file.seek(0)
-        rows = _csv_rows(file.read())
-    else:
-        raise _file_error("file_type", _("Only .xlsx and .csv files can be imported."))
-    columns: dict[str, int] = {}
-    header_line = 0
-    for line, values in enumerate(rows[:HEADER_SEARCH_ROWS], start=1):
-        header_line = line
-        columns = {}
-        for index, value in enumerate(values):
-            key = _LOOKUP.get(_normalize_header(value))
-            if key:
-                columns.setdefault(key, index)
-        if len(columns) >= 2:
-            break
-    missing = [c.header for c in COLUMNS if c.required and c.key not in columns]
-    if missing:
-        raise _file_error(
-            "headers_missing",
-            _("Required columns are missing: %(names)s. The header row must name them; see the template.")
-            % {"names": "、".join(missing)},
-        )
-    data = [
-        (line, values)
-        for line, values in enumerate(rows[header_line:], start=header_line + 1)
-        if any(_cell(v) for v in values)
-    ]
-    if len(data) > MAX_ROWS:
-        raise _file_error(
-            "too_many_rows",
-            _("The file has more than %(max)s rows; split it into smaller files.") % {"max": f"{MAX_ROWS:,}"},
-        )
-    if not data:
-        raise _file_error("file_empty", _("The file has no rows of shops below the headers."))
-    return columns, data
+    return read_table(
+        file,
+        file_name,
+        column_for_header=_column_for_header,
+        required={c.key: c.header for c in COLUMNS if c.required},
+        limits=TableLimits(
+            max_bytes=MAX_BYTES,
+            max_unpacked_bytes=MAX_UNPACKED_BYTES,
+            max_rows=MAX_ROWS,
+            header_search_rows=HEADER_SEARCH_ROWS,
+        ),
+        accept_csv=True,
+        # A formula comes back as the text typed, never as a computed value.
+        formulas_as_text=True,
+        too_large_message=_("The file is larger than 5 MB; split it into smaller files."),
+        unreadable_message=_("The file could not be read as an Excel workbook."),
+        no_rows_message=_("The file has no rows of shops below the headers."),
+    )
 
 
 # --- grids ------------------------------------------------------------------------------------
