@@ -4,6 +4,8 @@ given to one, teams disbanded."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -36,28 +38,46 @@ def home_requests_move(
                 "visits_changed",
                 _("Some of these visits were closed or moved meanwhile; nothing was moved. Look at the list again."),
             )
-        outside = [r for r in reqs if not r.area_path.startswith(to_team.area_path)]
-        if outside:
-            raise DomainError(
-                "outside_team_area",
-                ngettext(
-                    "%(n)s of these homes lies outside the area of %(team)s; nothing was moved.",
-                    "%(n)s of these homes lie outside the area of %(team)s; nothing was moved.",
-                    len(outside),
-                )
-                % {"n": len(outside), "team": to_team.name},
-                field="to_team",
-            )
-        HomeSamplingRequest.objects.filter(pk__in=ids).update(team=to_team)
-        audit_record(
+        _hand_over(
             actor=actor,
+            reqs=reqs,
+            team=to_team,
+            field="to_team",
+            outside_message=lambda n: ngettext(
+                "%(n)s of these homes lies outside the area of %(team)s; nothing was moved.",
+                "%(n)s of these homes lie outside the area of %(team)s; nothing was moved.",
+                n,
+            ),
             action="testing.home_request_move",
-            obj=to_team,
-            row_count=len(ids),
+            extra={"from_team": team.pk},
             now=now,
-            extra={"from_team": team.pk, "requests": ids},
         )
     return len(ids)
+
+
+def _hand_over(
+    *,
+    actor: Actor,
+    reqs: list[HomeSamplingRequest],
+    team: HomeTeam,
+    field: str,
+    outside_message: Callable[[int], str],
+    action: str,
+    extra: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """Give the locked visits to ``team`` and audit it; refused as a whole when a home lies outside
+    the team's area (its members are that area's staff, the only ones who may see the names)."""
+    outside = [r for r in reqs if not r.area_path.startswith(team.area_path)]
+    if outside:
+        raise DomainError(
+            "outside_team_area",
+            outside_message(len(outside)) % {"n": len(outside), "team": team.name},
+            field=field,
+        )
+    ids = [r.pk for r in reqs]
+    HomeSamplingRequest.objects.filter(pk__in=ids).update(team=team)
+    audit_record(actor=actor, action=action, obj=team, row_count=len(ids), now=now, extra={**extra, "requests": ids})
 
 
 def home_team_delete(*, actor: Actor, team: HomeTeam, now: dt.datetime) -> None:
@@ -118,25 +138,18 @@ def home_requests_assign(*, actor: Actor, rnd: Round, request_ids: list[int], te
                     "Look at the list again."
                 ),
             )
-        outside = [r for r in reqs if not r.area_path.startswith(team.area_path)]
-        if outside:
-            raise DomainError(
-                "outside_team_area",
-                ngettext(
-                    "%(n)s of these homes lies outside the area of %(team)s; nothing was assigned.",
-                    "%(n)s of these homes lie outside the area of %(team)s; nothing was assigned.",
-                    len(outside),
-                )
-                % {"n": len(outside), "team": team.name},
-                field="team",
-            )
-        HomeSamplingRequest.objects.filter(pk__in=ids).update(team=team)
-        audit_record(
+        _hand_over(
             actor=actor,
+            reqs=reqs,
+            team=team,
+            field="team",
+            outside_message=lambda n: ngettext(
+                "%(n)s of these homes lies outside the area of %(team)s; nothing was assigned.",
+                "%(n)s of these homes lie outside the area of %(team)s; nothing was assigned.",
+                n,
+            ),
             action="testing.home_request_assign",
-            obj=team,
-            row_count=len(ids),
+            extra={"round": rnd.pk},
             now=now,
-            extra={"round": rnd.pk, "requests": ids},
         )
     return len(ids)
