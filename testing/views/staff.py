@@ -209,7 +209,6 @@ def home_uncovered(request: HttpRequest, pk: int) -> HttpResponse:
     """Home visits no team covers, in the admin's part of the round, each with the teams that could take
     it; assigning one is audited."""
     rnd = selectors.get_round_for_user(request.user, pk, cap=Cap.TESTING_SITES)
-    rows = selectors.uncovered_home_requests(request.user, rnd)
     if request.method == "POST":
         form = AssignForm(request.POST)
         ids = [int(v) for v in request.POST.getlist("request") if v.isdigit()]
@@ -231,4 +230,5 @@ def home_uncovered(request: HttpRequest, pk: int) -> HttpResponse:
                     % {"n": n, "team": team.name},
                 )
         return redirect("testing:home_uncovered", pk=rnd.pk)
+    rows = selectors.uncovered_home_requests(request.user, rnd)  # the list only when it is shown
     return render(request, "testing/home_uncovered.html", {"round": rnd, "rows": rows})
