@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -441,6 +442,36 @@ end
 """
 
 
+def _cpu_of(match: Callable[[str, int], bool]) -> dict[int, float]:
+    """User + system CPU seconds so far of every process whose (command name, parent pid) match."""
+    out = {}
+    hz = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(") ", 1)
+        except (OSError, ValueError, IndexError):
+            continue
+        fields = rest.split()
+        if match(comm, int(fields[1])):
+            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / hz
+    return out
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings: a process started meanwhile counts whole, one gone counts 0."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / hz, sum(fields) / hz
+
+
 def station(seconds: int, batches: list[int]) -> None:
     import re
 
@@ -483,6 +514,12 @@ def station(seconds: int, batches: list[int]) -> None:
             script = str(ROOT / "var/bench_station.lua")
             station_script(script, batch)
             before = Sample.objects.count()
+            # Where the two cores went during the run: the gunicorn workers, every PostgreSQL process on
+            # the machine (other engineers' included), wrk, and the machine as a whole.
+            workers: Callable[[str, int], bool] = lambda _comm, ppid: ppid == proc.pid  # noqa: E731
+            postgres: Callable[[str, int], bool] = lambda comm, _ppid: comm == "postgres"  # noqa: E731
+            cpu0 = (_cpu_of(workers), _cpu_of(postgres), resource.getrusage(resource.RUSAGE_CHILDREN))
+            busy0 = _machine_busy()
             out = subprocess.run(
                 [
                     "wrk",
@@ -498,6 +535,13 @@ def station(seconds: int, batches: list[int]) -> None:
                 text=True,
                 check=True,
             ).stdout
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            busy1 = _machine_busy()
+            cpu = (
+                _cpu_spent(cpu0[0], _cpu_of(workers)),
+                _cpu_spent(cpu0[1], _cpu_of(postgres)),
+                usage.ru_utime + usage.ru_stime - cpu0[2].ru_utime - cpu0[2].ru_stime,
+            )
             added = Sample.objects.count() - before
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
             non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -508,6 +552,12 @@ def station(seconds: int, batches: list[int]) -> None:
                 f"station {label}: {rps:,.0f} requests/s, {added / seconds:,.0f} sample registrations/s "
                 f"({added:,} in {seconds} s), p50 {p50.group(1) if p50 else '?'} p99 {p99.group(1) if p99 else '?'}"
                 f" per request, non-2xx {non2xx.group(1) if non2xx else 0}, load {os.getloadavg()[0]:.1f}"
+            )
+            per = 1000 / max(added, 1)
+            print(
+                f"  CPU in {seconds} s: gunicorn workers {cpu[0]:.1f} s, PostgreSQL {cpu[1]:.1f} s, "
+                f"wrk {cpu[2]:.1f} s, machine {busy1[0] - busy0[0]:.1f} of {busy1[1] - busy0[1]:.1f} s; "
+                f"per registration {cpu[0] * per:.2f} / {cpu[1] * per:.2f} / {cpu[2] * per:.2f} ms"
             )
     finally:
         proc.terminate()
