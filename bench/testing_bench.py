@@ -127,7 +127,7 @@ def seed(people: int, tubes: int) -> None:
             """
             INSERT INTO testing_sample (tube_id, person_id, round_id, site_id, area_path, sampled_at, device_at,
                 is_clock_skewed, is_green_channel, is_repeat_in_round, by_id_number, sampler_id)
-            SELECT tb.id, p.id, %s, NULL, p.area_path, now() - interval '2 hours', NULL,
+            SELECT tb.id, p.id, %s, NULL, p.area_path, now() - interval '10 hours' + p.rn * interval '30 ms', NULL,
                    false, false, false, false, NULL
             FROM (SELECT id, area_path, row_number() OVER (ORDER BY id) - 1 AS rn FROM people_person
                   WHERE area_path >= %s AND area_path < %s) p
@@ -147,10 +147,16 @@ def _root() -> object:
 
 
 def lab_reset(lab_id: int) -> None:
-    """Back to the state after seeding for the lab batch: the LB tubes without results, tasks or cases,
-    and the health app without samples, statuses or history (the seed writes none; pool and station runs
-    add a few, which the batch does not need). TRUNCATE and VACUUM, so no dead rows slow the next run."""
+    """Back to the state a laboratory batch meets: the LB tubes without results, tasks or cases, and in
+    the health app what the stations wrote when the members were sampled (``samples_recorded``, see
+    health/services/sampling.py): one pending sample per member, referenced as the station references it,
+    at its sampling time, and a (green, default_green) status row whose latest sampling is that sample.
+    Seeds before 2026-11-30 sampled every member at one instant; stations sample one person at a time
+    (the seed now spreads them 30 ms apart over ~8 h). Rows of the pool and station runs are dropped.
+    TRUNCATE, VACUUM and CHECKPOINT, so no dead rows or pending writes slow the next run."""
     from django.db import connection
+
+    from health.selectors import current_rules
 
     t = time.perf_counter()
     lb = "SELECT id FROM testing_tube WHERE barcode LIKE 'LB%%' AND laboratory_id = %s"
@@ -164,12 +170,28 @@ def lab_reset(lab_id: int) -> None:
         )
         cur.execute(f"DELETE FROM testing_result WHERE tube_id IN ({lb})", [lab_id])  # noqa: S608
         cur.execute("TRUNCATE health_sample, health_healthstatus, health_statushistory")
+        cur.execute(
+            "INSERT INTO health_sample (person_id, sample_ref, sampled_at, result, is_pooled, result_at, "
+            "recorded_at) SELECT s.person_id, t.barcode || ':' || s.person_id, s.sampled_at, 'pending', false, "
+            "NULL, s.sampled_at FROM testing_sample s JOIN testing_tube t ON t.id = s.tube_id "
+            "WHERE t.barcode LIKE 'LB%%' AND t.laboratory_id = %s",
+            [lab_id],
+        )
+        cur.execute(
+            "INSERT INTO health_healthstatus (person_id, colour, reason_code, evidence, rule_version, "
+            "latest_sampled_at, latest_result, latest_negative_sampled_at, since, evaluated_at) "
+            "SELECT person_id, 'green', 'default_green', '', %s, max(sampled_at), 'pending', NULL, "
+            "min(sampled_at), max(sampled_at) FROM health_sample GROUP BY person_id",
+            [current_rules().version],
+        )
     with connection.cursor() as cur:  # VACUUM cannot run in a transaction; Django autocommits here
-        cur.execute("VACUUM ANALYZE testing_result")
-        cur.execute("VACUUM ANALYZE testing_rechecktask")
-        cur.execute("VACUUM ANALYZE testing_case")
+        for table in ("testing_result", "testing_rechecktask", "testing_case", "health_sample", "health_healthstatus"):
+            cur.execute(f"VACUUM ANALYZE {table}")
         cur.execute("CHECKPOINT")
-    print(f"lab batch: earlier results removed, health tables emptied ({time.perf_counter() - t:.1f} s)")
+    print(
+        "lab batch: earlier results removed, the health app as the stations left it (a pending sample and a "
+        f"green row per member) ({time.perf_counter() - t:.1f} s)"
+    )
 
 
 def lab_batch(tubes: int) -> None:
@@ -178,11 +200,10 @@ def lab_batch(tubes: int) -> None:
 
     from audit.services import Actor
     from testing import health_port, services
-    from testing.models import Laboratory, Result
+    from testing.models import Laboratory
 
     lab = Laboratory.objects.get(name="基准检测中心")
-    if Result.objects.filter(laboratory=lab, tube__barcode="LB00000000").exists():
-        lab_reset(lab.pk)
+    lab_reset(lab.pk)
     # One pooled positive per 10,000 tubes (pooling suits low prevalence).
     text = "试管条码,结果\n" + "".join(f"LB{t:08d},{'阳性' if t % 10000 == 4242 else '阴性'}\n" for t in range(tubes))
     data = text.encode()
