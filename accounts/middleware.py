@@ -19,6 +19,7 @@ from django.utils.functional import SimpleLazyObject
 from accounts.sessions import session_user
 
 KEY = "_fy_last_seen"
+REFRESH_SECONDS = 60  # the last-seen time is written back when it is older than this
 
 
 class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
@@ -45,6 +46,6 @@ class IdleTimeoutMiddleware:
             last = request.session.get(KEY)
             if last is not None and now - int(last) > settings.SESSION_IDLE_SECONDS:
                 logout(request)
-            elif last is None or now - int(last) > 60:
+            elif last is None or now - int(last) > REFRESH_SECONDS:
                 request.session[KEY] = now
         return self.get_response(request)

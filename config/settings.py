@@ -68,8 +68,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a request over capacity is refused before sessions or the database are touched.
-    "venues.admission.AdmissionControlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -237,10 +235,11 @@ FANGYI: dict[str, Any] = {
     # How long a server process may answer a scan from its cached copy of the code (a revoked code
     # stops working at once on the process that revoked it, and everywhere with REDIS_URL).
     "VENUE_CODE_CACHE_SECONDS": 30,
-    # Admission control (venues.admission): requests running at once per process, and how long an
-    # excess request may wait for a slot before it is answered 503. 0 turns it off.
+    # Admission control (common.admission, the outermost WSGI layer in config/wsgi.py): requests
+    # running at once per process, and how long an excess request may wait for a slot before it is
+    # answered 503. 0 turns it off.
     "ADMISSION_MAX_CONCURRENT": int(os.environ.get("FANGYI_ADMISSION_MAX", "4")),
-    "ADMISSION_QUEUE_WAIT_MS": int(os.environ.get("FANGYI_ADMISSION_WAIT_MS", "20")),
+    "ADMISSION_QUEUE_WAIT_MS": int(os.environ.get("FANGYI_ADMISSION_WAIT_MS", "30")),
     "ADMISSION_RETRY_AFTER_SECONDS": 2,
     "ADMISSION_EXEMPT_PREFIXES": ("/static/",),
 }

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from common import tokens
+from common.db import prepared_cursor
 from common.errors import DomainError
 from common.masking import mask_name
 from health.models import (
@@ -206,7 +207,7 @@ def as_aware(value: Any) -> Any:
 
 def _load(person_ids: list[int]) -> dict[int, tuple[Any, ...]]:
     out: dict[int, tuple[Any, ...]] = {}
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:  # every verification and check-in runs it
         for i in range(0, len(person_ids), 500):
             ids = [int(p) for p in person_ids[i : i + 500]]
             cur.execute(_load_statement().replace("%s", ", ".join(["%s"] * len(ids))), ids)

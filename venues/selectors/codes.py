@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from common.db import prepared_cursor
 from common.errors import DomainError
 from venues.codes import InvalidCode, read_code_token
 from venues.models import Venue, VenueCode, VenueStatus
@@ -94,7 +95,7 @@ def _read_code_row(code_id: int) -> tuple[Any, ...] | None:
         cols = [col for col, _sql, _alias in compiler.select]
         _row_query.append((sql, [(col, compiler.get_converters([col]).get(0, ([], col))[0]) for col in cols]))
     sql, converters = _row_query[0]
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, [code_id])
         found = cur.fetchone()
     if found is None:

@@ -32,6 +32,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Field
 
+from common.db import prepared_cursor
 from venues.models import CheckIn, CheckinRequest, Method
 
 _RECENT = (
@@ -52,7 +53,7 @@ def recent_checkins(
         return []
     ops = connection.ops
     params = [value, ops.adapt_datetimefield_value(since), ops.adapt_datetimefield_value(until), Method.COMPANION]
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(_RECENT.format(column=column), [*params, limit])
         rows = cur.fetchall()
     return [(_aware(at), venue_id) for at, venue_id in rows]
@@ -103,7 +104,7 @@ def insert_checkins(request: CheckinRequest, rows: list[CheckIn]) -> None:
                 "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit"
             )
             sql, params = f"WITH request AS ({lazy_request}) {insert_rows}", req_params + row_params
-            with connection.cursor() as cur:  # autocommit: committed (without the flush wait) on return
+            with prepared_cursor() as cur:  # autocommit: committed (without the flush wait) on return
                 cur.execute(sql, params)
         return
     with transaction.atomic(), connection.cursor() as cur:
