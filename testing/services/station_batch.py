@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from accounts.roles import Cap
@@ -38,11 +37,11 @@ from audit.services import Actor, audit_append_many
 from common import idnumber
 from common.errors import Conflict, DomainError, NotFound
 from common.masking import mask_name
-from people.models import Person
 from territory.selectors import path_range
 from testing import health_port
-from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube, TubeStatus
+from testing.models import IdempotentRequest, Round, Sample, Tube, TubeStatus
 from testing.selectors import home_tube_is_teams
+from testing.services import station_sql as sql
 from testing.services.station import (
     _KEY,
     CLOCK_SKEW_LIMIT,
@@ -93,7 +92,7 @@ class _State:
     now: dt.datetime
     keys: dict[str, tuple[str, int, dict[str, Any]]]  # key -> fingerprint, status, answer
     tubes: dict[str, _Tube]
-    sites: dict[int, Site]
+    sites: dict[int, sql.SiteFacts]
     people: dict[int, _Person]
     by_id_number: dict[str, _Person]
     tokens: dict[str, int | DomainError]
@@ -125,14 +124,13 @@ def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime
 def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State:
     user = actor.user
     keys = sorted({item["key"] for item in items if item["key"] and _KEY.match(item["key"])})
-    stored = _stored_answers(user.pk, keys) if keys else {}
+    stored = sql.stored_answers(user.pk, keys) if keys else {}
     may_sample = not scope_for(user, Cap.TESTING_SAMPLE).is_empty
+    rounds: dict[int, Round] = {}
     site_ids = sorted({int(item["site_id"]) for item in items if item["kind"] == "open" and item["site_id"]})
-    sites: dict[int, Site] = {}
-    if site_ids and may_sample:
-        sites = {s.pk: s for s in Site.objects.select_related("round").filter(pk__in=site_ids, staff__user_id=user.pk)}
+    sites = sql.staffed_sites(user.pk, site_ids, rounds) if site_ids and may_sample else {}
     barcodes = sorted({(item["barcode"] or "").strip() for item in items} - {""})
-    tubes = _tubes(user, barcodes, may_sample=may_sample) if barcodes else {}
+    tubes = _tubes(user, barcodes, rounds, may_sample=may_sample) if barcodes else {}
     tokens: dict[str, int | DomainError] = {}
     id_numbers: set[str] = set()
     for item in items:
@@ -149,7 +147,6 @@ def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State
             value = idnumber.normalize(item["id_number"])
             if len(value) == 18:
                 id_numbers.add(value)
-    rounds = {t.rnd.pk for t in tubes.values()} | {s.round_id for s in sites.values()}
     person_ids = {pid for pid in tokens.values() if isinstance(pid, int)}
     people = _people(sorted(person_ids), sorted(id_numbers), sorted(rounds), tubes) if person_ids or id_numbers else {}
     return _State(
@@ -164,50 +161,21 @@ def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State
     )
 
 
-def _stored_answers(user_id: int, keys: list[str]) -> dict[str, tuple[str, int, dict[str, Any]]]:
-    """The stored (fingerprint, status, answer) of those of the user's keys that have one.
-
-    On PostgreSQL each key is probed on its own (unique index on user and key): a plan for "the user's
-    rows, then the keys among them" read every key the sampler ever sent, which the planner chose while
-    the table's statistics were older than the sampler's keys (245 ms for 120 keys at 37 k rows)."""
-    table = IdempotentRequest._meta.db_table
-    if connection.vendor == "postgresql":
-        sql = (
-            "SELECT k.key, r.fingerprint, r.status_code, r.response FROM unnest(%s::text[]) AS k(key) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT fingerprint, status_code, response FROM {table} "
-            "WHERE user_id = %s AND key = k.key OFFSET 0) r"
-        )
-        params: list[Any] = [keys, user_id]
-    else:
-        marks = ", ".join(["%s"] * len(keys))
-        sql = f"SELECT key, fingerprint, status_code, response FROM {table} WHERE user_id = %s AND key IN ({marks})"  # noqa: S608
-        params = [user_id, *keys]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return {key: (fp, status, json.loads(response)) for key, fp, status, response in cur.fetchall()}
-
-
-def _tubes(user: Any, barcodes: list[str], *, may_sample: bool) -> dict[str, _Tube]:
+def _tubes(user: Any, barcodes: list[str], rounds: dict[int, Round], *, may_sample: bool) -> dict[str, _Tube]:
     """The named tubes, locked in id order (two batches over the same tubes wait, never deadlock), each
     with whether this sampler may use it, as ``get_tube_for_sampler`` decides."""
-    staffed = SiteStaff.objects.filter(site_id=OuterRef("site_id"), user_id=user.pk)
-    rows = (
-        Tube.objects.select_related("round", "site")
-        .filter(barcode__in=barcodes)
-        .select_for_update(of=("self",))
-        .annotate(is_staffed=Exists(staffed))
-        .order_by("pk")
-    )
     out = {}
-    for t in rows:
-        # A home tube (no site): rare at a station, one query each.
-        reachable = bool(t.is_staffed) and may_sample if t.site_id is not None else home_tube_is_teams(user, t)
+    for t in sql.locked_tubes(user.pk, barcodes, rounds):
+        if t.site_id is not None:
+            reachable = t.is_staffed and may_sample
+        else:  # a home tube (no site): rare at a station, one query each
+            reachable = home_tube_is_teams(user, Tube(id=t.pk, round_id=t.rnd.pk, opened_by_id=t.opened_by_id))
         out[t.barcode] = _Tube(
             pk=t.pk,
             barcode=t.barcode,
-            rnd=t.round,
+            rnd=t.rnd,
             site_id=t.site_id,
-            site_laboratory_id=t.site.laboratory_id if t.site else None,
+            site_laboratory_id=t.site_laboratory_id,
             pool_size=t.pool_size,
             member_count=t.member_count,
             status=t.status,
@@ -224,47 +192,20 @@ def _people(
     """The people named by codes (anyone) or typed ID numbers (their territory is checked per round when
     the submission is answered), with their samples in the batch's rounds and their green-channel
     pre-registrations, in one statement."""
-    person, sample, prereg = (m._meta.db_table for m in (Person, Sample, PreRegistration))
     barcode_of = {t.pk: t.barcode for t in tubes.values()}
-    marks = ", ".join(["%s"] * len(rounds)) or "NULL"
-    where = []
-    params: list[Any] = [*rounds, *rounds]
-    if person_ids:
-        where.append(f"p.id IN ({', '.join(['%s'] * len(person_ids))})")
-        params += person_ids
-    if id_numbers:
-        where.append(f"p.id_number IN ({', '.join(['%s'] * len(id_numbers))})")
-        params += id_numbers
-    # Each person's samples and pre-registrations probed through the person, behind OFFSET 0 on
-    # PostgreSQL, as ``selectors.station.person_for_scan`` does and for its reason: with the statistics
-    # of a round that started after the last ANALYZE, the planner read the round's samples once per
-    # person (745 ms for 100 people at 31 k samples in the round).
-    if connection.vendor == "postgresql":
-        columns = "person_id, round_id"
-        samples = f"LATERAL (SELECT {columns}, tube_id FROM {sample} WHERE person_id = p.id OFFSET 0) s"  # noqa: S608
-        greens = f"LATERAL (SELECT {columns}, needs_green_channel FROM {prereg} WHERE person_id = p.id OFFSET 0) g"  # noqa: S608
-    else:  # SQLite has no LATERAL; its planner starts from the person's index anyway
-        samples, greens = f"{sample} s", f"{prereg} g"
-    sql = f"""
-        SELECT p.id, p.name, p.area_path, p.id_number, s.round_id, s.tube_id, g.round_id
-        FROM {person} p
-        LEFT JOIN {samples} ON s.person_id = p.id AND s.round_id IN ({marks})
-        LEFT JOIN {greens} ON g.person_id = p.id AND g.round_id IN ({marks}) AND g.needs_green_channel
-        WHERE {" OR ".join(where)}
-    """  # noqa: S608 (table names from model metadata; every value is a parameter)
     out: dict[int, _Person] = {}
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        for pid, name, area_path, id_number, round_id, tube_id, green_round in cur.fetchall():
-            p = out.get(pid)
-            if p is None:
-                p = out[pid] = _Person(pid, name, area_path, id_number)
-            if round_id is not None:
-                p.rounds.add(round_id)
-                if tube_id in barcode_of:
-                    p.tubes.add(barcode_of[tube_id])
-            if green_round is not None:
-                p.green_rounds.add(green_round)
+    for pid, name, area_path, id_number, round_id, tube_id, green_round in sql.people_rows(
+        person_ids, id_numbers, rounds
+    ):
+        p = out.get(pid)
+        if p is None:
+            p = out[pid] = _Person(pid, name, area_path, id_number)
+        if round_id is not None:
+            p.rounds.add(round_id)
+            if tube_id in barcode_of:
+                p.tubes.add(barcode_of[tube_id])
+        if green_round is not None:
+            p.green_rounds.add(green_round)
     return out
 
 
@@ -317,7 +258,7 @@ def _open(state: _State, item: dict[str, Any]) -> dict[str, Any]:
     if site is None:
         raise _Unreachable
     barcode = clean_barcode(item["barcode"])
-    rnd = site.round
+    rnd = site.rnd
     require_sampling(rnd, state.now)
     if barcode in state.tubes:
         raise Conflict("tube_used", _("This tube barcode has been used already. Take a new tube."), field="barcode")
@@ -432,19 +373,7 @@ def _write(state: _State) -> None:
         _insert_tubes(new, user_id=user.pk, now=now)
     changed = [t for t in state.tubes.values() if t.is_changed and not t.is_new]
     if changed:
-        Tube.objects.bulk_update(
-            [
-                Tube(
-                    pk=t.pk,
-                    member_count=t.member_count,
-                    status=t.status,
-                    sealed_at=t.sealed_at,
-                    laboratory_id=t.laboratory_id,
-                )
-                for t in changed
-            ],
-            ["member_count", "status", "sealed_at", "laboratory"],
-        )
+        sql.update_tubes([(t.pk, t.member_count, str(t.status), adapt(t.sealed_at), t.laboratory_id) for t in changed])
     if state.samples:
         rows = [
             (
@@ -463,7 +392,7 @@ def _write(state: _State) -> None:
             )
             for tube, person, row in state.samples
         ]
-        _insert(Sample, _SAMPLE_COLUMNS, rows)
+        sql.insert(Sample, sql.SAMPLE_COLUMNS, rows)
     if state.audits:
         audit_append_many(
             actor=state.actor,
@@ -471,9 +400,9 @@ def _write(state: _State) -> None:
             now=now,
         )
     if state.new_keys:
-        _insert(
+        sql.insert(
             IdempotentRequest,
-            _KEY_COLUMNS,
+            sql.KEY_COLUMNS,
             [(user.pk, key, fp, status, json.dumps(answer), adapt(now)) for key, fp, status, answer in state.new_keys],
         )
     health_port.samples_recorded(
@@ -481,64 +410,6 @@ def _write(state: _State) -> None:
             (person.pk, health_port.sample_ref(tube.barcode, person.pk), now, now) for tube, person, _ in state.samples
         ]
     )
-
-
-# (column, PostgreSQL type): PostgreSQL inserts from unnest() of one array per column, a statement whose
-# text does not grow with the batch (psycopg parses a long VALUES list's placeholders one by one); SQLite
-# takes a multi-row VALUES.
-_SAMPLE_COLUMNS = (
-    ("tube_id", "bigint"),
-    ("person_id", "bigint"),
-    ("round_id", "bigint"),
-    ("site_id", "bigint"),
-    ("area_path", "text"),
-    ("sampled_at", "timestamptz"),
-    ("device_at", "timestamptz"),
-    ("is_clock_skewed", "boolean"),
-    ("is_green_channel", "boolean"),
-    ("is_repeat_in_round", "boolean"),
-    ("by_id_number", "boolean"),
-    ("sampler_id", "bigint"),
-)
-_TUBE_COLUMNS = (
-    ("barcode", "text"),
-    ("round_id", "bigint"),
-    ("site_id", "bigint"),
-    ("pool_size", "integer"),
-    ("member_count", "integer"),
-    ("status", "text"),
-    ("laboratory_id", "bigint"),
-    ("opened_by_id", "bigint"),
-    ("opened_at", "timestamptz"),
-    ("sealed_at", "timestamptz"),
-    ("is_home_sampling", "boolean"),
-)
-_KEY_COLUMNS = (
-    ("user_id", "bigint"),
-    ("key", "text"),
-    ("fingerprint", "text"),
-    ("status_code", "integer"),
-    ("response", "jsonb"),
-    ("created_at", "timestamptz"),
-)
-
-
-def _insert(
-    model: Any, columns: tuple[tuple[str, str], ...], rows: list[tuple[Any, ...]], returning: str = ""
-) -> list[tuple[Any, ...]]:
-    names = ", ".join(name for name, _type in columns)
-    tail = f" RETURNING {returning}" if returning else ""
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
-        sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
-        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-    else:
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([one] * len(rows))}{tail}"  # noqa: S608
-        params = [v for row in rows for v in row]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if returning else []
 
 
 def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None:
@@ -561,5 +432,5 @@ def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None
         for t in tubes
     ]
     by_barcode = {t.barcode: t for t in tubes}
-    for pk, barcode in _insert(Tube, _TUBE_COLUMNS, rows, returning="id, barcode"):
+    for pk, barcode in sql.insert(Tube, sql.TUBE_COLUMNS, rows, returning="id, barcode"):
         by_barcode[barcode].pk = pk

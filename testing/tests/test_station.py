@@ -266,8 +266,9 @@ def test_a_person_preregistered_for_the_green_channel_is_marked_so(station, site
     assert r.json()["green_channel"] is True and Sample.objects.get().is_green_channel
 
 
-def test_a_scan_costs_five_statements_of_this_app(station, site, person_a, person_b):
-    """Tube (found, checked, locked), person (with the tube rules' facts), sample, count, idempotency key."""
+def test_a_scan_costs_six_statements_of_this_app(station, site, person_a, person_b):
+    """A batch of one: the key's stored answer, the tube (found, checked, locked), the person (with the
+    tube rules' facts), the count, the sample, the key's answer."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -277,7 +278,7 @@ def test_a_scan_costs_five_statements_of_this_app(station, site, person_a, perso
         r = post(station, "samples", {"key": "k-count-002", "barcode": "T0001", "code": token(person_b)})
     assert r.status_code == 200
     ours = [q["sql"] for q in ctx.captured_queries if "testing_" in q["sql"]]
-    assert len(ours) == 5, ours
+    assert len(ours) == 6, ours
 
 
 def _statements(ctx: Any, table_prefix: str) -> list[str]:

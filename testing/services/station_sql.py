@@ -1,0 +1,295 @@
+"""The statements of the station's set-based path (``station_batch``), in plain SQL.
+
+Every station submission runs these, singles included (a single is a batch of one), so they are plain
+statements on Django's connection: composing them through the ORM (a select_related tube query with an
+EXISTS annotation and a row lock, a bulk_update's CASE WHEN) cost more CPU than PostgreSQL took to
+answer them. Table names come from the models' metadata; every value is a parameter. On PostgreSQL a
+list of values travels as one array parameter (``= ANY(%s)``, ``unnest(%s::type[])``), so a statement's
+text does not grow with the batch and psycopg does not parse a long placeholder list; SQLite gets an
+``IN (...)`` list or a multi-row ``VALUES``.
+
+Plans: what the station reads is probed per key, per tube barcode and per person through unique or
+person-leading indexes, never "the round's rows, then ours among them". A round's rows are new while
+it samples, and until autovacuum analyzes (after a tenth of the table has changed) the planner
+believes the round has none: it then took the round's index and read every sample of the round once
+per person (745 ms for the 100 people of a 10-tube batch at 31 k samples in the round), and every key
+the sampler had ever sent (245 ms for 120 keys at 37 k). ``OFFSET 0`` keeps PostgreSQL from flattening
+a per-person or per-key subquery back into such a plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from people.models import Person
+from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _aware(value: Any) -> Any:
+    """A datetime column read through a plain cursor (None stays None): PostgreSQL gives it aware,
+    SQLite naive (stored in UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _any(values: list[Any], pg_type: str) -> tuple[str, list[Any]]:
+    """``column = ANY(...)`` / ``column IN (...)`` text and its parameters."""
+    if _pg():
+        return f"= ANY(%s::{pg_type}[])", [values]
+    return f"IN ({_marks(len(values))})", list(values)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def stored_answers(user_id: int, keys: list[str]) -> dict[str, tuple[str, int, dict[str, Any]]]:
+    """key -> the stored (fingerprint, status, answer) of those of the user's keys that have one."""
+    table = IdempotentRequest._meta.db_table
+    if _pg():
+        sql = (
+            "SELECT k.key, r.fingerprint, r.status_code, r.response FROM unnest(%s::text[]) AS k(key) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT fingerprint, status_code, response FROM {table} "
+            "WHERE user_id = %s AND key = k.key OFFSET 0) r"
+        )
+        params: list[Any] = [keys, user_id]
+    else:
+        columns = "key, fingerprint, status_code, response"
+        sql = f"SELECT {columns} FROM {table} WHERE user_id = %s AND key IN ({_marks(len(keys))})"  # noqa: S608
+        params = [user_id, *keys]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {key: (fp, status, json.loads(response)) for key, fp, status, response in cur.fetchall()}
+
+
+_ROUND_COLUMNS = "r.id, r.status, r.starts_at, r.deadline_at, r.pool_size, r.laboratory_id, r.area_path"
+
+
+def _round(row: tuple[Any, ...], rounds: dict[int, Round]) -> Round:
+    """The round of a row's ``_ROUND_COLUMNS`` (what the station's checks read of it), one instance per
+    round and request."""
+    pk, status, starts_at, deadline_at, pool_size, laboratory_id, area_path = row
+    rnd = rounds.get(pk)
+    if rnd is None:
+        rnd = rounds[pk] = Round(
+            id=pk,
+            status=status,
+            starts_at=_aware(starts_at),
+            deadline_at=_aware(deadline_at),
+            pool_size=pool_size,
+            laboratory_id=laboratory_id,
+            area_path=area_path,
+        )
+    return rnd
+
+
+@dataclass
+class SiteFacts:
+    pk: int
+    laboratory_id: int | None
+    rnd: Round
+
+
+def staffed_sites(user_id: int, site_ids: list[int], rounds: dict[int, Round]) -> dict[int, SiteFacts]:
+    """Those of the sites the user staffs, with their rounds."""
+    site, staff, rnd = Site._meta.db_table, SiteStaff._meta.db_table, Round._meta.db_table
+    among, params = _any(site_ids, "bigint")
+    sql = (
+        f"SELECT s.id, s.laboratory_id, {_ROUND_COLUMNS} FROM {site} s JOIN {rnd} r ON r.id = s.round_id "  # noqa: S608
+        f"WHERE s.id {among} AND EXISTS (SELECT 1 FROM {staff} ss WHERE ss.site_id = s.id AND ss.user_id = %s)"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, user_id])
+        return {row[0]: SiteFacts(row[0], row[1], _round(row[2:], rounds)) for row in cur.fetchall()}
+
+
+@dataclass
+class TubeRow:
+    pk: int
+    barcode: str
+    site_id: int | None
+    pool_size: int
+    member_count: int
+    status: str
+    laboratory_id: int | None
+    sealed_at: dt.datetime | None
+    opened_by_id: int | None
+    site_laboratory_id: int | None
+    is_staffed: bool
+    rnd: Round
+
+
+@cache
+def _tubes_sql(pg: bool) -> str:
+    tube, site, staff, rnd = (m._meta.db_table for m in (Tube, Site, SiteStaff, Round))
+    among = "= ANY(%s::text[])" if pg else "IN ({marks})"
+    # Locked in id order, so two batches over the same tubes wait for each other instead of deadlocking.
+    # SQLite has no row locks: a write transaction holds the whole database.
+    lock = " FOR UPDATE OF t" if pg else ""
+    return (
+        "SELECT t.id, t.barcode, t.site_id, t.pool_size, t.member_count, t.status, t.laboratory_id, t.sealed_at, "  # noqa: S608
+        f"t.opened_by_id, s.laboratory_id, EXISTS (SELECT 1 FROM {staff} ss WHERE ss.site_id = t.site_id "
+        f"AND ss.user_id = %s), {_ROUND_COLUMNS} FROM {tube} t JOIN {rnd} r ON r.id = t.round_id "
+        f"LEFT JOIN {site} s ON s.id = t.site_id WHERE t.barcode {among} ORDER BY t.id{lock}"
+    )
+
+
+def locked_tubes(user_id: int, barcodes: list[str], rounds: dict[int, Round]) -> list[TubeRow]:
+    """The tubes of these barcodes, locked for the caller's transaction (on PostgreSQL), each with
+    whether the user staffs its site and with its round."""
+    sql = _tubes_sql(_pg())
+    if _pg():
+        params: list[Any] = [user_id, barcodes]
+    else:
+        sql, params = sql.format(marks=_marks(len(barcodes))), [user_id, *barcodes]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    return [
+        TubeRow(
+            pk=row[0],
+            barcode=row[1],
+            site_id=row[2],
+            pool_size=row[3],
+            member_count=row[4],
+            status=row[5],
+            laboratory_id=row[6],
+            sealed_at=_aware(row[7]),
+            opened_by_id=row[8],
+            site_laboratory_id=row[9],
+            is_staffed=bool(row[10]),
+            rnd=_round(row[11:], rounds),
+        )
+        for row in rows
+    ]
+
+
+def people_rows(person_ids: list[int], id_numbers: list[str], rounds: list[int]) -> list[tuple[Any, ...]]:
+    """(id, name, area_path, id_number, sample round, sample tube id, green round) of the people of these
+    ids or ID numbers: one row per sample of theirs in these rounds and green-channel pre-registration
+    for one of them (NULLs when none)."""
+    person, sample, prereg = (m._meta.db_table for m in (Person, Sample, PreRegistration))
+    in_rounds, round_params = _any(rounds, "bigint") if rounds else ("IN (NULL)", [])
+    where, params = [], []
+    if person_ids:
+        among, values = _any(person_ids, "bigint")
+        where.append(f"p.id {among}")
+        params += values
+    if id_numbers:
+        among, values = _any(id_numbers, "text")
+        where.append(f"p.id_number {among}")
+        params += values
+    if _pg():
+        per_person = "WHERE person_id = p.id OFFSET 0"
+        samples = f"LATERAL (SELECT person_id, round_id, tube_id FROM {sample} {per_person}) s"  # noqa: S608
+        greens = f"LATERAL (SELECT person_id, round_id, needs_green_channel FROM {prereg} {per_person}) g"  # noqa: S608
+    else:  # no LATERAL; SQLite's planner starts from the person's index anyway
+        samples, greens = f"{sample} s", f"{prereg} g"
+    sql = f"""
+        SELECT p.id, p.name, p.area_path, p.id_number, s.round_id, s.tube_id, g.round_id
+        FROM {person} p
+        LEFT JOIN {samples} ON s.person_id = p.id AND s.round_id {in_rounds}
+        LEFT JOIN {greens} ON g.person_id = p.id AND g.round_id {in_rounds} AND g.needs_green_channel
+        WHERE {" OR ".join(where)}
+    """  # noqa: S608
+    with connection.cursor() as cur:
+        cur.execute(sql, [*round_params, *round_params, *params])
+        return list(cur.fetchall())
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+# (column, PostgreSQL type): PostgreSQL inserts from unnest() of one array per column.
+SAMPLE_COLUMNS = (
+    ("tube_id", "bigint"),
+    ("person_id", "bigint"),
+    ("round_id", "bigint"),
+    ("site_id", "bigint"),
+    ("area_path", "text"),
+    ("sampled_at", "timestamptz"),
+    ("device_at", "timestamptz"),
+    ("is_clock_skewed", "boolean"),
+    ("is_green_channel", "boolean"),
+    ("is_repeat_in_round", "boolean"),
+    ("by_id_number", "boolean"),
+    ("sampler_id", "bigint"),
+)
+TUBE_COLUMNS = (
+    ("barcode", "text"),
+    ("round_id", "bigint"),
+    ("site_id", "bigint"),
+    ("pool_size", "integer"),
+    ("member_count", "integer"),
+    ("status", "text"),
+    ("laboratory_id", "bigint"),
+    ("opened_by_id", "bigint"),
+    ("opened_at", "timestamptz"),
+    ("sealed_at", "timestamptz"),
+    ("is_home_sampling", "boolean"),
+)
+KEY_COLUMNS = (
+    ("user_id", "bigint"),
+    ("key", "text"),
+    ("fingerprint", "text"),
+    ("status_code", "integer"),
+    ("response", "jsonb"),
+    ("created_at", "timestamptz"),
+)
+_TUBE_UPDATE_COLUMNS = (
+    ("id", "bigint"),
+    ("member_count", "integer"),
+    ("status", "text"),
+    ("sealed_at", "timestamptz"),
+    ("laboratory_id", "bigint"),
+)
+
+
+def insert(
+    model: Any, columns: tuple[tuple[str, str], ...], rows: list[tuple[Any, ...]], returning: str = ""
+) -> list[tuple[Any, ...]]:
+    names = ", ".join(name for name, _type in columns)
+    tail = f" RETURNING {returning}" if returning else ""
+    if _pg():
+        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+        sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        one = "(" + _marks(len(columns)) + ")"
+        sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([one] * len(rows))}{tail}"  # noqa: S608
+        params = [v for row in rows for v in row]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if returning else []
+
+
+def update_tubes(rows: list[tuple[Any, ...]]) -> None:
+    """(id, member_count, status, sealed_at, laboratory_id) written to each tube."""
+    table = Tube._meta.db_table
+    with connection.cursor() as cur:
+        if _pg():
+            arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in _TUBE_UPDATE_COLUMNS)
+            names = ", ".join(name for name, _type in _TUBE_UPDATE_COLUMNS)
+            sets = ", ".join(f"{name} = v.{name}" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
+            cur.execute(
+                f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id",  # noqa: S608
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            sets = ", ".join(f"{name} = %s" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", [(*row[1:], row[0]) for row in rows])  # noqa: S608
