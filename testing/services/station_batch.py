@@ -39,7 +39,7 @@ from common.errors import Conflict, DomainError, NotFound
 from common.masking import mask_name
 from territory.selectors import path_range
 from testing import health_port
-from testing.models import IdempotentRequest, Round, Sample, Tube, TubeStatus
+from testing.models import Round, Tube, TubeStatus
 from testing.selectors import home_tube_is_teams
 from testing.services import station_sql as sql
 from testing.services.station import (
@@ -96,6 +96,7 @@ class _State:
     people: dict[int, _Person]
     by_id_number: dict[str, _Person]
     tokens: dict[str, int | DomainError]
+    keys_read: bool = True
     new_keys: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
     samples: list[tuple[_Tube, _Person, dict[str, Any]]] = field(default_factory=list)
     audits: list[tuple[str, _Tube, dict[str, Any]]] = field(default_factory=list)
@@ -107,13 +108,17 @@ def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime
     answer them in order, in one transaction."""
     try:
         with transaction.atomic():
-            state = _read(actor, items, now)
+            # A lone submission (a single endpoint's) does not read its key first: a new key is the common
+            # case, and a reused one ends in the key row's unique constraint below, like a race, unless
+            # the submission is not stored at all (a 404; ``_answer`` reads the key then).
+            state = _read(actor, items, now, read_keys=len(items) > 1)
             answers = [_answer(state, item) for item in items]
             _write(state)
         return answers
     except IntegrityError:
-        # Another connection wrote a barcode, key or tube member this batch had not seen: undo it all and
-        # let the one-at-a-time path settle each submission.
+        # Another connection wrote a barcode, key or tube member this batch had not seen, or a lone
+        # submission's key was used before: undo it all and let the one-at-a-time path settle each
+        # submission (and answer a retry from its stored answer).
         with transaction.atomic():
             return [station_submit(actor=actor, item=item, now=now) for item in items]
 
@@ -121,10 +126,10 @@ def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime
 # --- step 1: everything the batch needs, read at once ---------------------------------------------
 
 
-def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State:
+def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime, *, read_keys: bool) -> _State:
     user = actor.user
     keys = sorted({item["key"] for item in items if item["key"] and _KEY.match(item["key"])})
-    stored = sql.stored_answers(user.pk, keys) if keys else {}
+    stored = sql.stored_answers(user.pk, keys) if keys and read_keys else {}
     may_sample = not scope_for(user, Cap.TESTING_SAMPLE).is_empty
     rounds: dict[int, Round] = {}
     site_ids = sorted({int(item["site_id"]) for item in items if item["kind"] == "open" and item["site_id"]})
@@ -158,6 +163,7 @@ def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> _State
         people=people,
         by_id_number={p.id_number: p for p in people.values()},
         tokens=tokens,
+        keys_read=read_keys,
     )
 
 
@@ -219,21 +225,29 @@ def _answer(state: _State, item: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     fp = fingerprint({k: v for k, v in item.items() if k != "key"})
     stored = state.keys.get(key)
     if stored is not None:
-        if stored[0] != fp:
-            return 409, {
-                "code": "idempotency_key_reused",
-                "message": _("This submission key was already used for a different submission."),
-            }
-        return stored[1], dict(stored[2], replayed=True)
+        return _replayed(stored, fp)
     try:
         status, answer = 200, _act(state, item)
     except DomainError as exc:
         status, answer = exc.status, {"code": exc.code, "message": str(exc.message), **exc.details}
     except _Unreachable:
+        if not state.keys_read:  # a retry of a stored answer is answered from it, as after a key read
+            stored = sql.stored_answers(state.actor.user.pk, [key]).get(key)
+            if stored is not None:
+                return _replayed(stored, fp)
         return not_found_answer()
     state.keys[key] = (fp, status, answer)
     state.new_keys.append((key, fp, status, answer))
     return status, answer
+
+
+def _replayed(stored: tuple[str, int, dict[str, Any]], fp: str) -> tuple[int, dict[str, Any]]:
+    if stored[0] != fp:
+        return 409, {
+            "code": "idempotency_key_reused",
+            "message": _("This submission key was already used for a different submission."),
+        }
+    return stored[1], dict(stored[2], replayed=True)
 
 
 def _act(state: _State, item: dict[str, Any]) -> dict[str, Any]:
@@ -368,21 +382,40 @@ def _person(state: _State, rnd: Round, item: dict[str, Any]) -> _Person:
 def _write(state: _State) -> None:
     user, now = state.actor.user, state.now
     adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(now)
+    # The batch's new tubes as they stand at its end (filled, perhaps sealed): no UPDATE after.
     new = [t for t in state.tubes.values() if t.is_new]
-    if new:
-        _insert_tubes(new, user_id=user.pk, now=now)
-    changed = [t for t in state.tubes.values() if t.is_changed and not t.is_new]
-    if changed:
-        sql.update_tubes([(t.pk, t.member_count, str(t.status), adapt(t.sealed_at), t.laboratory_id) for t in changed])
-    if state.samples:
-        rows = [
+    ids = sql.write(
+        new_tubes=[
+            (
+                t.barcode,
+                t.rnd.pk,
+                t.site_id,
+                t.pool_size,
+                t.member_count,
+                str(t.status),
+                t.laboratory_id,
+                user.pk,
+                at,
+                adapt(t.sealed_at),
+                False,
+            )
+            for t in new
+        ],
+        tube_updates=[
+            (t.pk, t.member_count, str(t.status), adapt(t.sealed_at), t.laboratory_id)
+            for t in state.tubes.values()
+            if t.is_changed and not t.is_new
+        ],
+        samples=[
             (
                 tube.pk,
+                tube.barcode,
                 person.pk,
                 tube.rnd.pk,
                 tube.site_id,
                 person.area_path,
-                adapt(now),
+                at,
                 adapt(row["device_at"]),
                 row["is_clock_skewed"],
                 row["is_green_channel"],
@@ -391,46 +424,19 @@ def _write(state: _State) -> None:
                 user.pk,
             )
             for tube, person, row in state.samples
-        ]
-        sql.insert(Sample, sql.SAMPLE_COLUMNS, rows)
+        ],
+        keys=[(user.pk, key, fp, status, json.dumps(answer), at) for key, fp, status, answer in state.new_keys],
+    )
+    for t in new:
+        t.pk = ids[t.barcode]
     if state.audits:
         audit_append_many(
             actor=state.actor,
             rows=[(action, "testing.tube", str(tube.pk), extra) for action, tube, extra in state.audits],
             now=now,
         )
-    if state.new_keys:
-        sql.insert(
-            IdempotentRequest,
-            sql.KEY_COLUMNS,
-            [(user.pk, key, fp, status, json.dumps(answer), adapt(now)) for key, fp, status, answer in state.new_keys],
-        )
     health_port.samples_recorded(
         items=[
             (person.pk, health_port.sample_ref(tube.barcode, person.pk), now, now) for tube, person, _ in state.samples
         ]
     )
-
-
-def _insert_tubes(tubes: list[_Tube], *, user_id: int, now: dt.datetime) -> None:
-    """The batch's new tubes as they stand at its end (filled, perhaps sealed): no UPDATE after."""
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [
-        (
-            t.barcode,
-            t.rnd.pk,
-            t.site_id,
-            t.pool_size,
-            t.member_count,
-            str(t.status),
-            t.laboratory_id,
-            user_id,
-            adapt(now),
-            adapt(t.sealed_at),
-            False,
-        )
-        for t in tubes
-    ]
-    by_barcode = {t.barcode: t for t in tubes}
-    for pk, barcode in sql.insert(Tube, sql.TUBE_COLUMNS, rows, returning="id, barcode"):
-        by_barcode[barcode].pk = pk

@@ -263,33 +263,109 @@ _TUBE_UPDATE_COLUMNS = (
 def insert(
     model: Any, columns: tuple[tuple[str, str], ...], rows: list[tuple[Any, ...]], returning: str = ""
 ) -> list[tuple[Any, ...]]:
+    """SQLite's multi-row INSERT (PostgreSQL's rows go through ``write``)."""
     names = ", ".join(name for name, _type in columns)
     tail = f" RETURNING {returning}" if returning else ""
-    if _pg():
-        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
-        sql = f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}){tail}"  # noqa: S608
-        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
-    else:
-        one = "(" + _marks(len(columns)) + ")"
-        sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([one] * len(rows))}{tail}"  # noqa: S608
-        params = [v for row in rows for v in row]
+    one = "(" + _marks(len(columns)) + ")"
+    sql = f"INSERT INTO {model._meta.db_table} ({names}) VALUES {', '.join([one] * len(rows))}{tail}"  # noqa: S608
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, [v for row in rows for v in row])
         return cur.fetchall() if returning else []
 
 
-def update_tubes(rows: list[tuple[Any, ...]]) -> None:
-    """(id, member_count, status, sealed_at, laboratory_id) written to each tube."""
-    table = Tube._meta.db_table
-    with connection.cursor() as cur:
-        if _pg():
-            arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in _TUBE_UPDATE_COLUMNS)
-            names = ", ".join(name for name, _type in _TUBE_UPDATE_COLUMNS)
-            sets = ", ".join(f"{name} = v.{name}" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
-            cur.execute(
-                f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v({names}) WHERE t.id = v.id",  # noqa: S608
-                [list(column) for column in zip(*rows, strict=True)],
+def write(
+    *,
+    new_tubes: list[tuple[Any, ...]],
+    tube_updates: list[tuple[Any, ...]],
+    samples: list[tuple[Any, ...]],
+    keys: list[tuple[Any, ...]],
+) -> dict[str, int]:
+    """The rows of a batch: its new tubes (``TUBE_COLUMNS``), the count/seal of tubes it found
+    (``_TUBE_UPDATE_COLUMNS``), its samples (``SAMPLE_COLUMNS`` with the tube's barcode after its id, the
+    id None for a tube opened in the batch) and its keys' answers (``KEY_COLUMNS``); barcode -> id of
+    the new tubes.
+
+    On PostgreSQL this is one statement, each part a data-modifying WITH (all run to completion whether
+    read or not; a sample finds a new tube's id by barcode), one round trip for what took up to four;
+    a scan is the update, the sample and the key. SQLite runs them one after the other."""
+    if _pg():
+        return _write_pg(new_tubes, tube_updates, samples, keys)
+    ids: dict[str, int] = {}
+    if new_tubes:
+        ids = {barcode: pk for pk, barcode in insert(Tube, TUBE_COLUMNS, new_tubes, returning="id, barcode")}
+    if tube_updates:
+        sets = ", ".join(f"{name} = %s" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
+        with connection.cursor() as cur:
+            cur.executemany(
+                f"UPDATE {Tube._meta.db_table} SET {sets} WHERE id = %s",  # noqa: S608
+                [(*row[1:], row[0]) for row in tube_updates],
             )
-        else:
-            sets = ", ".join(f"{name} = %s" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
-            cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", [(*row[1:], row[0]) for row in rows])  # noqa: S608
+    if samples:
+        insert(Sample, SAMPLE_COLUMNS, [(tube_id or ids[barcode], *rest) for tube_id, barcode, *rest in samples])
+    if keys:
+        insert(IdempotentRequest, KEY_COLUMNS, keys)
+    return ids
+
+
+def _arrays(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+
+
+def _names(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(name for name, _type in columns)
+
+
+def _columns_of(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+@cache
+def _write_pg_sql(new_tubes: bool, tube_updates: bool, samples: bool, keys: bool) -> str:
+    parts = []
+    if new_tubes:
+        parts.append(
+            f"new_tubes AS (INSERT INTO {Tube._meta.db_table} ({_names(TUBE_COLUMNS)}) "  # noqa: S608
+            f"SELECT * FROM unnest({_arrays(TUBE_COLUMNS)}) RETURNING id, barcode)"
+        )
+    if tube_updates:
+        sets = ", ".join(f"{name} = v.{name}" for name, _type in _TUBE_UPDATE_COLUMNS[1:])
+        parts.append(
+            f"tubes_changed AS (UPDATE {Tube._meta.db_table} AS t SET {sets} "  # noqa: S608
+            f"FROM unnest({_arrays(_TUBE_UPDATE_COLUMNS)}) AS v({_names(_TUBE_UPDATE_COLUMNS)}) WHERE t.id = v.id)"
+        )
+    if samples:
+        columns = (SAMPLE_COLUMNS[0], ("barcode", "text"), *SAMPLE_COLUMNS[1:])
+        tube_id = "COALESCE(v.tube_id, n.id)" if new_tubes else "v.tube_id"
+        join = " LEFT JOIN new_tubes n ON n.barcode = v.barcode" if new_tubes else ""
+        rest = ", ".join(f"v.{name}" for name, _type in SAMPLE_COLUMNS[1:])
+        parts.append(
+            f"new_samples AS (INSERT INTO {Sample._meta.db_table} ({_names(SAMPLE_COLUMNS)}) "  # noqa: S608
+            f"SELECT {tube_id}, {rest} FROM unnest({_arrays(columns)}) AS v({_names(columns)}){join})"
+        )
+    if keys:
+        parts.append(
+            f"new_keys AS (INSERT INTO {IdempotentRequest._meta.db_table} ({_names(KEY_COLUMNS)}) "  # noqa: S608
+            f"SELECT * FROM unnest({_arrays(KEY_COLUMNS)}))"
+        )
+    main = "SELECT id, barcode FROM new_tubes" if new_tubes else "SELECT 1"
+    return f"WITH {', '.join(parts)} {main}"
+
+
+def _write_pg(
+    new_tubes: list[tuple[Any, ...]],
+    tube_updates: list[tuple[Any, ...]],
+    samples: list[tuple[Any, ...]],
+    keys: list[tuple[Any, ...]],
+) -> dict[str, int]:
+    if not (new_tubes or tube_updates or samples or keys):
+        return {}
+    params = [
+        *(_columns_of(new_tubes) if new_tubes else []),
+        *(_columns_of(tube_updates) if tube_updates else []),
+        *(_columns_of(samples) if samples else []),
+        *(_columns_of(keys) if keys else []),
+    ]
+    with connection.cursor() as cur:
+        cur.execute(_write_pg_sql(bool(new_tubes), bool(tube_updates), bool(samples), bool(keys)), params)
+        rows = cur.fetchall() if new_tubes else []
+    return {barcode: pk for pk, barcode in rows}
