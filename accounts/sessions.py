@@ -21,6 +21,7 @@ is seen within those seconds, as for API tokens.
 
 from __future__ import annotations
 
+from functools import cache as memoize
 from typing import Any
 
 from django.conf import settings
@@ -46,25 +47,32 @@ _UPDATE = (
 _LOAD = "SELECT {data} FROM {table} WHERE {key} = %s AND {expires} > %s"
 
 
+@memoize
+def _load_statement(using: str) -> str:
+    from django.contrib.sessions.models import Session
+
+    meta = Session._meta
+    quote = connections[using].ops.quote_name
+    return _LOAD.format(
+        data=quote(meta.get_field("session_data").column),
+        table=quote(meta.db_table),
+        key=quote(meta.get_field("session_key").column),
+        expires=quote(meta.get_field("expire_date").column),
+    )
+
+
 class SessionStore(db.SessionStore):
     def load(self) -> dict[str, Any]:
         """Django's ``load`` (the session of this key unless expired, else none and no key) by a plain
         SELECT: every signed-in request reads its session, and the ORM spent more CPU building that
         query than the database spent answering it."""
-        using = router.db_for_read(self.model)
-        conn = connections[using]
-        meta = self.model._meta
-        quote = conn.ops.quote_name
-        sql = _LOAD.format(
-            data=quote(meta.get_field("session_data").column),
-            table=quote(meta.db_table),
-            key=quote(meta.get_field("session_key").column),
-            expires=quote(meta.get_field("expire_date").column),
-        )
         row = None
         if self.session_key is not None:
-            with prepared_cursor() if using == DEFAULT_DB_ALIAS else conn.cursor() as cur:
-                cur.execute(sql, [self.session_key, conn.ops.adapt_datetimefield_value(timezone.now())])
+            using = router.db_for_read(self.model)
+            sql = _load_statement(using)
+            now = connections[using].ops.adapt_datetimefield_value(timezone.now())
+            with prepared_cursor() if using == DEFAULT_DB_ALIAS else connections[using].cursor() as cur:
+                cur.execute(sql, [self.session_key, now])
                 row = cur.fetchone()
         if row is None:
             self._session_key = None

@@ -114,6 +114,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+else:
+    # psycopg prepares a statement run this many times on a connection, but only for cursors that
+    # bind on the server: common.db.prepared_cursor, used by the few reads every request makes.
+    # Django's own cursors bind on the client and are never prepared.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Each test process gets its own test database, so suites run side by side (developers, CI steps).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

@@ -9,16 +9,17 @@ that budget. This WSGI layer answers the ordinary case itself and hands everythi
   store (``accounts.sessions``), Django's CSRF middleware (as django-ninja's session auth calls it),
   the security and clickjacking middlewares for the response headers, and the same selectors and
   services as the API view (``venues.api.checkin``): ``entrance_for_token`` and ``checkin_record``.
-- It handles only a signed-in resident's session (no bearer token) whose last-seen time needs no
-  update, a well-formed JSON body and a check-in that succeeds. Anything else (no or expired
-  session, a session to refresh or end, a bad CSRF token, a disallowed host, a plain-HTTP request
-  that production redirects, a malformed body, an invalid or revoked code, a conflicting retry key,
-  any exception) falls through to Django, which answers it as before: the fast path wrote nothing
-  by then, or wrote the check-in under its retry key, which Django then answers as a replay.
+- It handles only a signed-in resident's session (no bearer token), a well-formed JSON body and a
+  check-in that succeeds; a last-seen time over a minute old is written back as Django's
+  idle-timeout middleware would. Anything else (no or expired session, a session idle too long, a
+  bad CSRF token, a disallowed host, a plain-HTTP request that production redirects, a malformed
+  body, an invalid or revoked code, a conflicting retry key, any exception) falls through to
+  Django, which answers it as before: the fast path wrote nothing by then, or wrote the check-in
+  under its retry key, which Django then answers as a replay.
 - It fires Django's request_started and request_finished signals, so database connections are
   checked and recycled as for any request.
 
-tests/test_checkin_fastpath.py sends the same requests through both and compares the answers.
+venues/tests/test_fastpath.py sends the same requests through both and compares the answers.
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ class CheckinFastPath:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.csrf = CsrfViewMiddleware(_no_response)
-        self.security = SecurityMiddleware(_no_response)
-        self.xframe = XFrameOptionsMiddleware(_no_response)
         self.session_middleware = SessionMiddleware(_no_response)
+        # The answer's headers are the same for every check-in but for the scheme (HSTS) and the
+        # language: Django's middlewares write them once here, on a sample answer of each scheme.
+        self.headers = {secure: _middleware_headers(secure) for secure in (False, True)}
+        self.languages: dict[tuple[str, str], str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if (
@@ -106,12 +109,10 @@ class CheckinFastPath:
             environ["wsgi.input"] = io.BytesIO(body)
             signals.request_finished.send(sender=self.__class__)  # Django's handler starts its own
             return self.app(environ, start_response)
-        status = f"{response.status_code} {response.reason_phrase}"
-        headers = [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())]
-        start_response(status, headers)
-        return response  # closing it (the server does) sends request_finished, as Django's handler
+        start_response("200 OK", response[0])
+        return _Answer([response[1]])
 
-    def handle(self, environ: dict[str, Any], body: bytes) -> HttpResponse | None:
+    def handle(self, environ: dict[str, Any], body: bytes) -> tuple[list[tuple[str, str]], bytes] | None:
         """The answer to an ordinary check-in, or None to let Django answer."""
         request = WSGIRequest(environ)
         try:
@@ -125,10 +126,13 @@ class CheckinFastPath:
             return None
         session = SessionStore(session_key)
         request.session = session
+        # accounts.middleware.IdleTimeoutMiddleware: a session idle too long is ended (by Django, below);
+        # a last-seen time over a minute old is written back with the answer, as Django's would be.
         last_seen = session.get(LAST_SEEN_KEY)
-        fresh = min(REFRESH_SECONDS, settings.SESSION_IDLE_SECONDS)
-        if not isinstance(last_seen, int) or int(time.time()) - last_seen > fresh:
-            return None  # the idle timeout refreshes or ends the session: Django's middleware does
+        now_s = int(time.time())
+        if not isinstance(last_seen, int) or now_s - last_seen > settings.SESSION_IDLE_SECONDS:
+            return None
+        refresh = now_s - last_seen > REFRESH_SECONDS
         user = quick_session_user(session)
         if user is None or not user.person_id:
             return None
@@ -159,19 +163,56 @@ class CheckinFastPath:
             )
         except DomainError:
             return None
-        return self.respond(request, checkin_body(outcome))
+        if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+            return None  # a cookie to set: not on this path (an accepted token never needs one)
+        content = json.dumps(checkin_body(outcome)).encode()
+        headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(content))),
+            *self.headers[request.is_secure()],
+            ("Content-Language", self.language(request)),
+        ]
+        if refresh:
+            session[LAST_SEEN_KEY] = now_s
+            # Django's session middleware saves it and sets the cookie again, on a stand-in answer.
+            saved = self.session_middleware.process_response(request, HttpResponse())
+            headers += [("Set-Cookie", c.output(header="")) for c in saved.cookies.values()]
+        return headers, content
 
-    def respond(self, request: WSGIRequest, data: dict[str, Any]) -> HttpResponse:
-        response = HttpResponse(json.dumps(data), content_type="application/json; charset=utf-8")
-        response["Content-Length"] = str(len(response.content))
-        response = self.security.process_response(request, response)
-        response = self.xframe.process_response(request, response)
-        response = self.csrf.process_response(request, response)
-        patch_vary_headers(response, ("Accept-Language",))  # LocaleMiddleware's
-        response.headers.setdefault("Content-Language", translation.get_language_from_request(request))
-        response = self.session_middleware.process_response(request, response)  # Vary: Cookie
-        response._resource_closers.append(request.close)
-        return response
+    def language(self, request: WSGIRequest) -> str:
+        """LocaleMiddleware's Content-Language: the language chosen by the cookie or Accept-Language."""
+        key = (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, ""), request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
+        found = self.languages.get(key)
+        if found is None:
+            found = translation.get_language_from_request(request)
+            if len(self.languages) > 1000:
+                self.languages.clear()
+            self.languages[key] = found
+        return found
+
+
+class _Answer(list[bytes]):
+    """The body; closing it (the server does) sends request_finished, as Django's responses do."""
+
+    def close(self) -> None:
+        signals.request_finished.send(sender=CheckinFastPath)
+
+
+def _middleware_headers(secure: bool) -> list[tuple[str, str]]:
+    """The headers Django's middlewares add to a JSON answer of a signed-in session (security,
+    clickjacking; Vary from the locale and session middlewares), on a request of this scheme."""
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": PATH, "wsgi.input": io.BytesIO(), "SERVER_NAME": "x"}
+    environ["SERVER_PORT"] = "443" if secure else "80"
+    environ["wsgi.url_scheme"] = "https" if secure else "http"
+    if settings.SECURE_PROXY_SSL_HEADER and secure:
+        header, value = settings.SECURE_PROXY_SSL_HEADER
+        environ[header] = value
+    request = WSGIRequest(environ)
+    response = HttpResponse(b"", content_type="application/json; charset=utf-8")
+    response = SecurityMiddleware(_no_response).process_response(request, response)
+    response = XFrameOptionsMiddleware(_no_response).process_response(request, response)
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return [(k, v) for k, v in response.items() if k not in ("Content-Type", "Content-Length")]
 
 
 def checkin_body(outcome: services.CheckinOutcome) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import datetime as dt
 from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Field
 
 from common.db import prepared_cursor
@@ -51,7 +51,7 @@ def recent_checkins(
         raise ValueError(column)
     if value is None:
         return []
-    ops = connection.ops
+    ops = connections[DEFAULT_DB_ALIAS].ops  # the wrapper itself: each ``connection.x`` is a thread-local look-up
     params = [value, ops.adapt_datetimefield_value(since), ops.adapt_datetimefield_value(until), Method.COMPANION]
     with prepared_cursor() as cur:
         cur.execute(_RECENT.format(column=column), [*params, limit])
@@ -73,20 +73,21 @@ def _columns(model: type[Any]) -> tuple[tuple[Field[Any, Any], ...], str]:
     return fields, ", ".join(connection.ops.quote_name(f.column) for f in fields)
 
 
-def _values(obj: Any, fields: tuple[Field[Any, Any], ...], params: list[Any]) -> str:
-    params.extend(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields)
+def _values(obj: Any, fields: tuple[Field[Any, Any], ...], params: list[Any], conn: Any) -> str:
+    params.extend(f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields)
     return "(" + ", ".join(["%s"] * len(fields)) + ")"
 
 
 def insert_checkins(request: CheckinRequest, rows: list[CheckIn]) -> None:
     """INSERT the retry key and the check-ins, all or nothing. A reused key or a missing partition
     raises IntegrityError and writes nothing."""
+    connection = connections[DEFAULT_DB_ALIAS]
     req_fields, req_cols = _columns(CheckinRequest)
     row_fields, row_cols = _columns(CheckIn)
     req_params: list[Any] = []
-    req_values = _values(request, req_fields, req_params)
+    req_values = _values(request, req_fields, req_params, connection)
     row_params: list[Any] = []
-    row_values = ", ".join(_values(r, row_fields, row_params) for r in rows)
+    row_values = ", ".join(_values(r, row_fields, row_params, connection) for r in rows)
     # Only names from the models and placeholders go into the text; every value is a parameter.
     insert_request = f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) VALUES {req_values}"  # noqa: S608
     insert_rows = f"INSERT INTO {CheckIn._meta.db_table} ({row_cols}) VALUES {row_values}"  # noqa: S608

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -186,7 +187,7 @@ def test_the_fast_path_costs_four_statements(resident_client: Client, token: str
         "invalid_code",
         "malformed_json",
         "short_key",
-        "stale_session",
+        "idle_session",
         "bearer_token",
         "disallowed_host",
         "not_a_resident",
@@ -210,9 +211,9 @@ def test_anything_else_is_answered_by_django(
         body = b'{"code": '
     elif case == "short_key":
         body = _body(token, "short")
-    elif case == "stale_session":
+    elif case == "idle_session":
         s = resident_client.session
-        s[LAST_SEEN] = int(time.time()) - 120
+        s[LAST_SEEN] = int(time.time()) - settings.SESSION_IDLE_SECONDS - 5
         s.save()
     elif case == "bearer_token":
         kw["HTTP_AUTHORIZATION"] = "Bearer not-a-token"
@@ -228,12 +229,40 @@ def test_anything_else_is_answered_by_django(
         "invalid_code": 400,
         "malformed_json": 400,
         "short_key": 400,
-        "stale_session": 200,
+        "idle_session": 401,  # Django's idle timeout ended it
         "bearer_token": 200,  # django-ninja tries the token, then the session
         "disallowed_host": 400,
         "not_a_resident": 403,
     }[case]
     assert fast[0] == expected, fast
-    if case == "stale_session":  # Django's idle-timeout middleware wrote the last-seen time back
-        resident_client.session.load()
-        assert int(time.time()) - resident_client.session[LAST_SEEN] < 5
+
+
+def _note(answer: dict[str, Any], status: str, headers: list[tuple[str, str]]) -> None:
+    answer.update(status=status, headers=headers)
+
+
+def test_a_last_seen_time_over_a_minute_old_is_written_back_as_django_does(
+    resident_client: Client, token: str
+) -> None:
+    def stale() -> str:
+        s = resident_client.session
+        s[LAST_SEEN] = int(time.time()) - 120
+        s.save()
+        return s.session_key or ""
+
+    recorder = Recorder()
+    answers = []
+    for app, key in ((CheckinFastPath(recorder), "stale-fast-1"), (WSGIHandler(), "stale-djan-1")):
+        session = stale()
+        answer: dict[str, Any] = {}
+        result = app(_environ(_body(token, key), session=session), partial(_note, answer))
+        b"".join(result)
+        result.close()
+        cookie = [v for k, v in answer["headers"] if k == "Set-Cookie"]
+        assert answer["status"].startswith("200") and len(cookie) == 1, answer
+        attributes = sorted(p.strip().split("=")[0].lower() for p in cookie[0].split(";"))
+        answers.append(attributes)
+        assert cookie[0].strip().startswith(f"{settings.SESSION_COOKIE_NAME}={session};")
+        assert int(time.time()) - resident_client.session[LAST_SEEN] < 5  # written back
+    assert recorder.calls == 0  # the fast path answered the stale session itself
+    assert answers[0] == answers[1]  # the same cookie attributes (expiry, HttpOnly, SameSite, path)
