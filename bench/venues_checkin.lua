@@ -1,12 +1,16 @@
 -- wrk script: POST a check-in with a random resident session, a random venue code and a fresh
 -- idempotency key per request. Reads bench/var/checkin_fixtures.txt: "sessionkey token" per line.
+-- Each key is "b<thread>-<run>-<n>": the thread number comes from setup() through thread:set (a global
+-- of the thread's own Lua state; a `local` of the same name would shadow it and every thread would
+-- send the same keys, which the server answers as retries), the run is random per thread.
 local fixtures = {}
 local counter = 0
-local tid = 0
+local threads = 0
+local run = 0
 
 function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
+  threads = threads + 1
+  thread:set("tid", threads)
 end
 
 function init(args)
@@ -14,13 +18,14 @@ function init(args)
     local s, t = line:match("(%S+) (%S+)")
     fixtures[#fixtures + 1] = {s, t}
   end
-  math.randomseed(os.time() + (tid or 0) * 7919)
+  math.randomseed(os.time() + tid * 7919)
+  run = math.random(1, 1000000000)
 end
 
 function request()
   counter = counter + 1
   local f = fixtures[math.random(#fixtures)]
-  local body = '{"code":"' .. f[2] .. '","client_key":"b' .. (tid or 0) .. "-" .. os.time() .. "-" .. counter .. '"}'
+  local body = '{"code":"' .. f[2] .. '","client_key":"b' .. tid .. "-" .. run .. "-" .. counter .. '"}'
   return wrk.format("POST", "/api/v1/venues/checkins", {
     ["Content-Type"] = "application/json",
     ["Cookie"] = "sessionid=" .. f[1] .. "; csrftoken=benchbenchbenchbenchbenchbench12",
