@@ -21,10 +21,16 @@ has no status row and every item is a new sample:
   change the colour.
 - A person without a status row has no evidence at all (every evidence write creates the row: the
   premise of ``health/services/sampling.py`` too), so their new row is what ``_recompute`` creates.
-- ``summarise`` is then computed from the stored row and the batch: the latest sampling is the
-  batch's latest (by time, then reference) when strictly later than the stored one and unchanged
-  when earlier; an equal time needs the sample references the row does not keep, so that person goes
-  the full way. The latest negative is the later of the stored one and the batch's.
+- ``summarise`` is then computed exactly. The usual case on PostgreSQL: every batch sample of the
+  person was recorded as pending by the station; their results are written first and ``summarise``
+  runs in SQL over the person's samples as they now stand (``_pending_settled``: two statements per
+  chunk, no rows read back). Otherwise, for a person one of whose batch samples was recorded before,
+  the batch reads every sample of that person anyway, so ``summarise`` runs over them with the batch's
+  results applied (``_summary``). For a person whose batch samples are all new it is computed from the
+  stored row and the batch: the latest
+  sampling is the batch's latest (by time, then reference) when strictly later than the stored one and
+  unchanged when earlier; an equal time needs the sample references the row does not keep, so that
+  person goes the full way. The latest negative is the later of the stored one and the batch's.
 - The colour and reason stay, so no history row and ``since`` unchanged; ``evaluated_at`` moves only
   when a stored field changes, as in ``_recompute``.
 
@@ -57,6 +63,7 @@ from health.services.recompute import (
     _current,
     _datetime_reader,
     _db,
+    _id_list,
     _insert,
     _recompute,
     _rows_json,
@@ -109,21 +116,37 @@ def results_recorded(*, items: list[Item], now: dt.datetime) -> None:
 def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: Rules, now: dt.datetime) -> None:
     stamp = _stamper()
     at = stamp(now)
-    rows = [
-        (pid, ref, stamp(sampled_at), result, pooled, at, at)
-        for p in chunk
-        for (pid, ref, result, pooled, sampled_at) in by_person[p]
-    ]
-    keys = {(r[0], r[1]) for r in rows}
-    if len(keys) < len(rows):  # one sample twice in a call: the upsert refuses it, as it always did
-        _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, rows, _SAMPLE_UPSERT)
+
+    def sample_rows(people: list[int]) -> list[tuple[Any, ...]]:
+        return [
+            (pid, ref, stamp(sampled_at), result, pooled, at, at)
+            for p in people
+            for (pid, ref, result, pooled, sampled_at) in by_person[p]
+        ]
+
+    if len({item[:2] for p in chunk for item in by_person[p]}) < sum(len(by_person[p]) for p in chunk):
+        # One sample twice in a call: the upsert refuses it, as it always did.
+        _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, sample_rows(chunk), _SAMPLE_UPSERT)
         _recompute(chunk, now=now, rules=rules)
         return
+    full: list[int] = []
+    if connection.vendor == "postgresql":
+        settled, unsettled = _pending_settled(chunk, by_person, rules=rules, at=at)
+        if unsettled:
+            # Some of their pending samples were written: the rest of their rows as always (the written
+            # ones again, unchanged) and the full recomputation.
+            full.extend(sorted(unsettled))
+            _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, sample_rows(full), _SAMPLE_UPSERT)
+        if settled or unsettled:
+            chunk = [p for p in chunk if p not in settled and p not in unsettled]
+    rows = sample_rows(chunk)
     new = _insert_returning(
         _SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, rows, "ON CONFLICT (person_id, sample_ref) DO NOTHING", 2
     )
-    # Samples recorded before: their stored time and result, then the same upsert as always.
+    # Samples recorded before: their stored time and result, then the same upsert as always. The read
+    # returns every sample of these people (this batch's new ones included), kept for their summary.
     known: dict[tuple[int, str], tuple[str, dt.datetime]] = {}
+    stored: dict[int, dict[str, tuple[dt.datetime, str]]] = defaultdict(dict)  # person -> ref -> (at, result)
     again = [r for r in rows if (r[0], r[1]) not in new]
     if again:
         when = _datetime_reader()
@@ -131,13 +154,15 @@ def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: 
         for pid, ref, result, sampled_at in _select(
             f"person_id, sample_ref, result, {_when('sampled_at')}", _SAMPLE, "", sorted({r[0] for r in again})
         ):
+            taken = when(sampled_at)
+            stored[pid][ref] = (taken, result)  # type: ignore[assignment]
             if (pid, ref) in wanted:
-                known[(pid, ref)] = (result, when(sampled_at))  # type: ignore[assignment]
+                known[(pid, ref)] = (result, taken)  # type: ignore[assignment]
         _insert(_SAMPLE, _SAMPLE_COLUMNS, _SAMPLE_TYPES, again, _SAMPLE_UPSERT)
 
-    full: list[int] = []
     fresh: dict[int, tuple[Any, ...]] = {}  # person -> the row a person without one gets
     existing: dict[int, tuple[tuple[dt.datetime, str, str], dt.datetime | None]] = {}
+    exact: dict[int, tuple[dt.datetime, str, dt.datetime | None]] = {}  # person -> summarise() of every sample
     for pid in chunk:
         latest: tuple[dt.datetime, str, str] | None = None  # (sampled_at, ref, result)
         negative: dt.datetime | None = None
@@ -162,6 +187,8 @@ def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: 
             full.append(pid)
             continue
         existing[pid] = (latest, negative)
+        if pid in stored:
+            exact[pid] = _summary(stored[pid], by_person[pid])
         if all_new:
             summary = (stamp(latest[0]), latest[2], None if negative is None else stamp(negative))
             fresh[pid] = (pid, "green", "default_green", "", rules.version, *summary, at, at)
@@ -179,16 +206,20 @@ def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: 
         for pid, (latest, negative) in existing.items():
             row = current.get(pid)
             # row: (colour, reason, evidence, version, latest_at, latest_result, latest_negative, since)
-            if (
-                row is None
-                or row[:4] != ("green", "default_green", "", rules.version)
-                or (row[4] is not None and row[4] == latest[0])
-            ):
+            if row is None or row[:4] != ("green", "default_green", "", rules.version):
                 full.append(pid)
                 continue
-            latest_at, latest_result = (latest[0], latest[2]) if row[4] is None or latest[0] > row[4] else row[4:6]
-            latest_negative = row[6] if negative is None or (row[6] is not None and row[6] >= negative) else negative
-            values = (*row[:4], latest_at, latest_result, latest_negative)
+            if pid in exact:
+                values = (*row[:4], *exact[pid])
+            elif row[4] is not None and row[4] == latest[0]:
+                full.append(pid)
+                continue
+            else:
+                latest_at, latest_result = (latest[0], latest[2]) if row[4] is None or latest[0] > row[4] else row[4:6]
+                latest_negative = (
+                    row[6] if negative is None or (row[6] is not None and row[6] >= negative) else negative
+                )
+                values = (*row[:4], latest_at, latest_result, latest_negative)
             if values != row[:7]:
                 update.append((pid, *values, row[7], now))
     _update(_STATUS, _STATUS_COLUMNS, _STATUS_TYPES, update)
@@ -199,6 +230,76 @@ def _record_chunk(chunk: list[int], by_person: dict[int, list[Item]], *, rules: 
         transaction.on_commit(lambda: selectors.invalidate(dirty))
     if full:
         _recompute(sorted(full), now=now, rules=rules)
+
+
+def _pending_settled(
+    chunk: list[int], by_person: dict[int, list[Item]], *, rules: Rules, at: Any
+) -> tuple[set[int], set[int]]:
+    """PostgreSQL, the usual case in two statements: people whose batch items are all negative or invalid
+    results of samples the station recorded as pending. The first writes those results into the pending
+    rows (as the upsert would: the stored sampling time stays). The second moves the test summary of
+    the people whose every item was written and whose status row is (green, default_green) under the
+    rules in force: ``summarise`` in SQL over their samples as they now stand (latest by time, then
+    reference in code-point order like Python's, as ``COLLATE "C"`` orders UTF-8), only where it
+    changes, ``since`` kept, ``evaluated_at`` now (the module docstring says why this is what the full
+    recomputation writes). Returns (settled, unsettled): people done, and people some of whose rows
+    were written but who are not done (any other status, no row, an unchanged summary, a new sample
+    beside the pending ones), for the full recomputation."""
+    people = [p for p in chunk if all(item[2] in _LEAN_RESULTS for item in by_person[p])]
+    if not people:
+        return set(), set()
+    rows = [(pid, ref, result, pooled, at) for p in people for (pid, ref, result, pooled, _s) in by_person[p]]
+    types = ["bigint", "text", "text", "boolean", "timestamptz"]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {_SAMPLE} AS s SET result = v.result, is_pooled = v.is_pooled, result_at = v.at, "  # noqa: S608
+            f"recorded_at = v.at FROM ({_rows_source(types)}) AS v(person_id, sample_ref, result, is_pooled, at) "
+            "WHERE s.person_id = v.person_id AND s.sample_ref = v.sample_ref AND s.result = 'pending' "
+            "RETURNING s.person_id",
+            [_rows_json(rows)],
+        )
+        written: dict[int, int] = defaultdict(int)
+        for (pid,) in cur.fetchall():
+            written[pid] += 1
+        whole = [p for p in people if written.get(p) == len(by_person[p])]
+        settled: set[int] = set()
+        if whole:
+            cur.execute(
+                f"UPDATE {_STATUS} AS h SET latest_sampled_at = x.latest_at, latest_result = x.latest_result, "  # noqa: S608
+                "latest_negative_sampled_at = x.negative_at, evaluated_at = %s "
+                "FROM (SELECT u.pid, l.sampled_at AS latest_at, l.result AS latest_result, n.negative_at "
+                "FROM unnest(string_to_array(%s, ',')::bigint[]) AS u(pid) "
+                f"CROSS JOIN LATERAL (SELECT sampled_at, result FROM {_SAMPLE} WHERE person_id = u.pid "
+                'ORDER BY sampled_at DESC, sample_ref COLLATE "C" DESC LIMIT 1) AS l '
+                f"CROSS JOIN LATERAL (SELECT max(sampled_at) AS negative_at FROM {_SAMPLE} "
+                "WHERE person_id = u.pid AND result = 'negative') AS n) AS x "
+                "WHERE h.person_id = x.pid AND h.colour = 'green' AND h.reason_code = 'default_green' "
+                "AND h.evidence = '' AND h.rule_version = %s AND (h.latest_sampled_at, h.latest_result, "
+                "h.latest_negative_sampled_at) IS DISTINCT FROM (x.latest_at, x.latest_result, x.negative_at) "
+                "RETURNING h.person_id",
+                [at, _id_list(whole), rules.version],
+            )
+            settled = {pid for (pid,) in cur.fetchall()}
+    if settled:
+        ids = sorted(settled)
+        # Now, for this transaction's own reads, and again after commit, as ``_recompute`` does.
+        selectors.invalidate(ids)
+        transaction.on_commit(lambda: selectors.invalidate(ids))
+    return settled, set(written) - settled
+
+
+def _summary(
+    samples: dict[str, tuple[dt.datetime, str]], items: list[Item]
+) -> tuple[dt.datetime, str, dt.datetime | None]:
+    """``summarise`` of a person's samples as the batch leaves them: ``samples`` is every stored sample
+    (ref -> sampling time, result) read after the batch's new ones were inserted, the batch's results
+    applied over them (an upsert keeps the stored sampling time)."""
+    after = dict(samples)
+    for _p, ref, result, _pooled, sampled_at in items:
+        after[ref] = (after[ref][0] if ref in after else sampled_at, result)
+    ref = max(after, key=lambda r: (after[r][0], r))
+    negatives = [at for at, result in after.values() if result == Result.NEGATIVE]
+    return after[ref][0], after[ref][1], max(negatives, default=None)
 
 
 def _stamper() -> Callable[[dt.datetime], Any]:

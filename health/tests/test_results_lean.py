@@ -87,6 +87,15 @@ HISTORIES: dict[str, list[tuple[str, int, Any]]] = {
     "manual red": [("result", 0, ("R2", "negative", True)), ("manual", 1, "red")],
     "manual green": [("manual", 1, "green")],
     "a sample without a status row": [("bare", 0, ("R2", "positive", False))],
+    # What a station leaves before the laboratory's result: pending samples, alone or with other evidence.
+    "pending, an earlier negative": [("result", -24, ("R0", "negative", True)), ("pending", 0, "R1")],
+    "two pending at one instant, the other's reference later": [("pending", 0, "R1"), ("pending", 0, "R3")],
+    "two pending at one instant, the other's reference earlier": [("pending", 0, "R0"), ("pending", 0, "R1")],
+    "pending, a later pending": [("pending", 0, "R1"), ("pending", 5, "R4")],
+    "pending, a later negative": [("pending", 0, "R1"), ("result", 5, ("R4", "negative", False))],
+    "pending, a companion": [("companion", -1, "C1"), ("pending", 0, "R1")],
+    "pending after a manual green": [("manual", -3, "green"), ("pending", 0, "R1")],
+    "pending, a pooled positive before": [("result", -5, ("R0", "positive", True)), ("pending", 0, "R1")],
 }
 
 # The batch: (sample reference, result, pooled, hours after T sampled); recorded at T + 50 h.
@@ -100,6 +109,10 @@ BATCHES: dict[str, list[tuple[str, str, bool, int]]] = {
     "two negatives a day apart": [("S1", "negative", False, 28), ("S2", "negative", True, 53)],
     "negative and positive": [("S1", "negative", False, 28), ("S2", "positive", True, 30)],
     "single positive": [("S1", "positive", False, 30)],
+    "the pending sample's result and a new later one": [("R1", "negative", True, 0), ("S1", "negative", False, 30)],
+    "the pending sample's result and a new older one": [("R1", "negative", True, 0), ("S0", "invalid", False, -3)],
+    "the pending sample's result sent with another time": [("R1", "negative", True, 3)],
+    "the pending sample's result positive": [("R1", "positive", True, 0)],
 }
 
 
@@ -164,3 +177,18 @@ def test_negatives_for_people_green_by_default_cost_the_same_statements_for_3_or
         return len(ctx.captured_queries)
 
     assert statements(3) == statements(30)
+
+
+def test_pending_samples_turning_negative_read_no_other_evidence(district):
+    """The station's pending sample meets the status row at its own sampling instant; the batch reads the
+    person's samples anyway, so the summary is exact and the companion and decision reads are skipped."""
+    people = [PersonFactory(area=district.household_a).pk for _ in range(3)]
+    services.samples_recorded(items=[(p, f"T1:{p}", T, T) for p in people])
+    with CaptureQueriesContext(connection) as ctx:
+        services.results_recorded(items=[(p, f"T1:{p}", "negative", True, T) for p in people], now=T + H)
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert "health_companionrecord" not in sql and "health_manualdecision" not in sql
+    for p in people:
+        status = selectors.status_view(p, now=T + H)
+        assert (status.colour, status.reason_code) == ("green", "default_green")
+        assert snapshot(p)[0][4:] == (T, T + H, T, "negative", T)  # since, evaluated_at, the summary
