@@ -42,11 +42,11 @@ def prepared_cursor() -> Any:
             cursor.adapters.register_loader("timestamptz", _c_timestamptz_loader())
         else:
             tzloader = raw.adapters.get_loader(_timestamptz_oid(), _TEXT)
-            if conn.timezone != tzloader.timezone:  # type: ignore[attr-defined]
+            if conn.timezone != tzloader.timezone:
                 from django.db.backends.postgresql.psycopg_any import register_tzloader
 
                 register_tzloader(conn.timezone, cursor)
-        return conn._prepare_cursor(cursor)
+        return conn._prepare_cursor(cursor)  # type: ignore[attr-defined]
 
 
 _TEXT = 0  # psycopg.pq.Format.TEXT
@@ -54,7 +54,7 @@ _TEXT = 0  # psycopg.pq.Format.TEXT
 
 @cache
 def _timestamptz_oid() -> int:
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID  # type: ignore[attr-defined]
 
     return int(TIMESTAMPTZ_OID)
 
@@ -68,6 +68,6 @@ def _c_timestamptz_loader() -> Any:
 
 @cache
 def _server_binding_cursor() -> Any:
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]
 
     return ServerBindingCursor
