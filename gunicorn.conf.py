@@ -21,6 +21,15 @@ errorlog = "-"
 proc_name = "fangyi"
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """The GIL switch interval of each worker (FANGYI_GIL_SWITCH_MS, Python's 5 ms by default): how long
+    a thread that holds the GIL may keep it while others wait, e.g. a thread that only has to answer
+    a refusal."""
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("FANGYI_GIL_SWITCH_MS", "5")) / 1000)
+
+
 def when_ready(server: Any) -> None:
     """The master is up: start the daily check-in purge (venues.scheduler; FANGYI_RETENTION_HOUR) and
     the jobs run every few minutes (common.scheduler): reminders of testing rounds past their deadline

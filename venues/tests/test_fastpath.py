@@ -266,3 +266,38 @@ def test_a_last_seen_time_over_a_minute_old_is_written_back_as_django_does(
         assert int(time.time()) - resident_client.session[LAST_SEEN] < 5  # written back
     assert recorder.calls == 0  # the fast path answered the stale session itself
     assert answers[0] == answers[1]  # the same cookie attributes (expiry, HttpOnly, SameSite, path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_database_connection_is_replaced_and_the_check_in_answered(
+    resident_client: Client, token: str, resident: Any
+) -> None:
+    """The fast path skips the per-request SELECT 1 (CONN_HEALTH_CHECKS): a connection that died since
+    the last request fails its first statement, and Django's handler, asked next, replaces the
+    connection and answers; nothing is lost and nothing is written twice."""
+    if connection.vendor != "postgresql":
+        pytest.skip("terminating a server connection needs PostgreSQL")
+    signals.request_started.connect(close_old_connections)  # this test runs as a server does
+    signals.request_finished.connect(close_old_connections)
+    session = _fresh(resident_client)
+    app = CheckinFastPath(Recorder())
+    assert _call(app, _environ(_body(token, "alive-000001"), session=session))[0] == 200
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    recorder = Recorder()
+    status, _headers, data = _call(CheckinFastPath(recorder), _environ(_body(token, "alive-000002"), session=session))
+    assert status == 200 and data["replayed"] is False
+    assert recorder.calls == 1  # Django answered, on a new connection
+    assert CheckinRequest.objects.filter(client_key="alive-000002").count() == 1
