@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
-from common.db import prepared_cursor
+from common.db import column_converters, convert_row, prepared_cursor
 
 _UPDATE = (
     "UPDATE {table} SET {data} = %s, {expires} = %s "
@@ -160,9 +160,7 @@ def _user_statement() -> tuple[str, list[str], list[tuple[Any, list[Any]]]]:
         columns = ", ".join(quote(f.column) for f in fields)
         pk_column = quote(meta.pk.column)
         sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {pk_column} = %s"  # noqa: S608
-        cols = [f.get_col(meta.db_table) for f in fields]
-        ops = connection.ops
-        converters = [(col, [*ops.get_db_converters(col), *col.get_db_converters(connection)]) for col in cols]
+        converters = column_converters([f.get_col(meta.db_table) for f in fields])
         _user_query.append((sql, [f.attname for f in fields], converters))
     return _user_query[0]
 
@@ -190,12 +188,7 @@ def _load_user(user_id: Any) -> User | None:
 def _user_from_row(row: tuple[Any, ...]) -> User | None:
     """The user of a row of ``_user_statement``'s columns, if active."""
     _sql, names, converters = _user_statement()
-    values = []
-    for value, (col, convert_all) in zip(row, converters, strict=True):
-        for convert in convert_all:
-            value = convert(value, col, connection)
-        values.append(value)
-    user = User.from_db(connection.alias, names, values)
+    user = User.from_db(DEFAULT_DB_ALIAS, names, list(convert_row(row, converters)))
     return user if user.is_active else None
 
 

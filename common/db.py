@@ -71,3 +71,26 @@ def _server_binding_cursor() -> Any:
     from django.db.backends.postgresql.base import ServerBindingCursor  # type: ignore[attr-defined]
 
     return ServerBindingCursor
+
+
+Converters = list[tuple[Any, list[Any]]]
+
+
+def column_converters(columns: list[Any]) -> Converters:
+    """For each column expression (``field.get_col(table)``), the converters Django's ORM applies to
+    its values as read from the database (the backend's, then the field's)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    ops = conn.ops
+    return [(col, [*ops.get_db_converters(col), *col.get_db_converters(conn)]) for col in columns]
+
+
+def convert_row(row: tuple[Any, ...], converters: Converters) -> tuple[Any, ...]:
+    """A row read by plain SQL, converted as the ORM would have (``column_converters``)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    values = []
+    for value, (col, convert_all) in zip(row, converters, strict=True):
+        for convert in convert_all:
+            value = convert(value, col, conn)
+        values.append(value)
+    return tuple(values)
+

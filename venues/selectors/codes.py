@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from common.db import prepared_cursor
+from common.db import convert_row, prepared_cursor
 from common.errors import DomainError
 from venues.codes import InvalidCode, read_code_token
 from venues.models import Venue, VenueCode, VenueStatus
@@ -98,14 +98,7 @@ def _read_code_row(code_id: int) -> tuple[Any, ...] | None:
     with prepared_cursor() as cur:
         cur.execute(sql, [code_id])
         found = cur.fetchone()
-    if found is None:
-        return None
-    values = []
-    for value, (col, convert_all) in zip(found, converters, strict=True):
-        for convert in convert_all:
-            value = convert(value, col, connection)
-        values.append(value)
-    return tuple(values)
+    return None if found is None else convert_row(found, converters)
 
 
 def entrance_for_token(token: object) -> EntranceInfo:
