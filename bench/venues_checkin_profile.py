@@ -10,8 +10,9 @@ middleware stack, CSRF enforced as for a browser: first one check-in per session
 and status caches, as the warm-up of the wrk run does), then --requests check-ins round-robin over
 the sessions, each with a new retry key. Reported per path: the API (`POST /api/v1/venues/checkins`),
 the poster scan (`POST /v/<token>/`, answered with a redirect) and the verification page it redirects
-to (`GET /v/s/<key>/`): median and mean wall milliseconds, this process's CPU milliseconds and the
-queries of one request. With --profile the
+to (`GET /v/s/<key>/`), and the API check-in again through the WSGI application gunicorn serves
+(config.wsgi: the admission gate and venues/fastpath.py): median and mean wall milliseconds, this
+process's CPU milliseconds and the queries of one request. With --profile the
 measured loop of each path runs under cProfile and the top functions are printed.
 
 This is the cost of the code alone (no HTTP parsing, no network, one thread); wrk figures are in
@@ -76,6 +77,36 @@ def api(c: Any, token: str, key: str) -> Any:
     return r
 
 
+def fast(c: Any, token: str, key: str) -> None:
+    """The same check-in through the WSGI application gunicorn serves (config.wsgi): the admission
+    gate and the check-in fast path (venues/fastpath.py), as wrk's requests go."""
+    from config.wsgi import application
+
+    body = f'{{"code":"{token}","client_key":"{key}"}}'.encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/v1/venues/checkins",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_X_CSRFTOKEN": CSRF,
+        "HTTP_COOKIE": f"sessionid={c.cookies['sessionid'].value}; csrftoken={CSRF}",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+    }
+    status: list[str] = []
+    result = application(environ, lambda s, h: status.append(s))
+    b"".join(result)
+    getattr(result, "close", lambda: None)()
+    assert status[0].startswith("200"), status
+
+
 def scan(c: Any, token: str, key: str) -> Any:
     r = c.post(f"/v/{token}/", {"client_key": key, "csrfmiddlewaretoken": CSRF})
     assert r.status_code == 302, (r.status_code, r.content[:200])
@@ -107,8 +138,10 @@ def measure(label: str, calls: list[Any], profile: bool) -> dict[str, float]:
         "cpu_ms": round((time.process_time() - cpu0) * 1000 / len(times), 2),
         "queries": len(sample),
     }
-    print(f"{label:<28} median {result['median_ms']:6.2f} ms  mean {result['mean_ms']:6.2f} ms  "
-          f"cpu {result['cpu_ms']:5.2f} ms  queries {result['queries']}  ({len(times)} requests)")
+    print(
+        f"{label:<28} median {result['median_ms']:6.2f} ms  mean {result['mean_ms']:6.2f} ms  "
+        f"cpu {result['cpu_ms']:5.2f} ms  queries {result['queries']}  ({len(times)} requests)"
+    )
     if os.environ.get("SHOW_SQL"):
         for sql in sample:
             print("    ", sql[:160])
@@ -148,13 +181,17 @@ def main() -> None:
     keys = [f"p{run}-{i}" for i in range(n + 1)]
     pick = [pairs[i % len(pairs)] for i in range(n + 1)]
     api_calls = [lambda c=c, t=t, k=k: api(c, t, "a" + k) for (c, t), k in zip(pick, keys, strict=True)]
+    fast_calls = [lambda c=c, t=t, k=k: fast(c, t, "f" + k) for (c, t), k in zip(pick, keys, strict=True)]
     scan_calls = [lambda c=c, t=t, k=k: scan(c, t, "s" + k) for (c, t), k in zip(pick, keys, strict=True)]
     page_calls = [lambda c=c, k=k: c.get(f"/v/s/s{k}/") for (c, _t), k in zip(pick, keys, strict=True)]
     from django.db import connection
 
-    print(f"{args.db} ({connection.vendor}), {args.residents} residents, {args.venues} venues, "
-          f"{len(pairs)} sessions, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
-    measure("API check-in", api_calls, args.profile)
+    print(
+        f"{args.db} ({connection.vendor}), {args.residents} residents, {args.venues} venues, "
+        f"{len(pairs)} sessions, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}"
+    )
+    measure("API check-in (fast path)", fast_calls, args.profile)
+    measure("API check-in (Django)", api_calls, args.profile)
     measure("scan POST /v/<token>/", scan_calls, args.profile)
     measure("result GET /v/s/<key>/", page_calls, args.profile)
 
