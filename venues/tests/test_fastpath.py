@@ -301,3 +301,20 @@ def test_a_dead_database_connection_is_replaced_and_the_check_in_answered(
     assert status == 200 and data["replayed"] is False
     assert recorder.calls == 1  # Django answered, on a new connection
     assert CheckinRequest.objects.filter(client_key="alive-000002").count() == 1
+
+
+def test_the_middlewares_the_fast_path_stands_in_for_are_still_these() -> None:
+    """The fast path does what these middlewares would do for a check-in (venues/fastpath.py). A
+    middleware added, removed or reordered must be weighed there first, then listed here."""
+    assert settings.MIDDLEWARE == [
+        "django.middleware.security.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.locale.LocaleMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "accounts.middleware.AuthenticationMiddleware",
+        "accounts.middleware.IdleTimeoutMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
