@@ -23,12 +23,12 @@ proc_name = "fangyi"
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """The GIL switch interval of each worker (FANGYI_GIL_SWITCH_MS, 1 ms; Python's default is 5): how
+    """The GIL switch interval of each worker (FANGYI_GIL_SWITCH_MS, Python's 5 ms by default): how
     long a thread that holds the GIL may keep it while others wait, e.g. one that only has to answer
-    a refusal, which DESIGN §5 wants within 50 ms."""
+    a refusal. 1 ms was tried for the refusal latency and cost throughput (bench/README.md)."""
     import sys
 
-    sys.setswitchinterval(float(os.environ.get("FANGYI_GIL_SWITCH_MS", "1")) / 1000)
+    sys.setswitchinterval(float(os.environ.get("FANGYI_GIL_SWITCH_MS", "5")) / 1000)
 
 
 def when_ready(server: Any) -> None:
