@@ -5,13 +5,15 @@ import os
 from typing import Any
 
 bind = os.environ.get("FANGYI_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("FANGYI_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# Three processes a core: each has its own GIL, so fewer threads contend for one (the check-in
+# benchmark on two cores: 6 × 24 served 899 check-ins/s where 3 × 32 served 627–749/s; bench/README.md).
+workers = int(os.environ.get("FANGYI_WORKERS", multiprocessing.cpu_count() * 3))
 worker_class = "gthread"
-# More threads than the admission limit (settings FANGYI["ADMISSION_MAX_CONCURRENT"], 6 by default):
+# More threads than the admission limit (settings FANGYI["ADMISSION_MAX_CONCURRENT"], 4 by default):
 # the spare threads are where the excess of a surge waits its few milliseconds for a slot and is then
 # answered 503 by common.admission; a request that finds every thread busy waits inside gunicorn,
 # where no one can refuse it. Waiting threads hold no CPU.
-threads = int(os.environ.get("FANGYI_THREADS", 32))
+threads = int(os.environ.get("FANGYI_THREADS", 24))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

@@ -227,8 +227,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=2_000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=6)  # gunicorn.conf.py's default on 2 cores
+    ap.add_argument("--threads", type=int, default=24)
     ap.add_argument(
         "--quick",
         action="store_true",

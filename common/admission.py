@@ -64,7 +64,7 @@ class AdmissionGate:
         return cls(
             app,
             max_concurrent=int(policy.get("ADMISSION_MAX_CONCURRENT", 0)),
-            wait_ms=float(policy.get("ADMISSION_QUEUE_WAIT_MS", 35)),
+            wait_ms=float(policy.get("ADMISSION_QUEUE_WAIT_MS", 30)),
             retry_after=int(policy.get("ADMISSION_RETRY_AFTER_SECONDS", 2)),
             exempt=tuple(policy.get("ADMISSION_EXEMPT_PREFIXES", ("/static/",))),
         )

@@ -243,8 +243,8 @@ FANGYI: dict[str, Any] = {
     # Admission control (common.admission, the outermost WSGI layer in config/wsgi.py): requests
     # running at once per process, and how long an excess request may wait for a slot before it is
     # answered 503. 0 turns it off.
-    "ADMISSION_MAX_CONCURRENT": int(os.environ.get("FANGYI_ADMISSION_MAX", "6")),
-    "ADMISSION_QUEUE_WAIT_MS": int(os.environ.get("FANGYI_ADMISSION_WAIT_MS", "35")),
+    "ADMISSION_MAX_CONCURRENT": int(os.environ.get("FANGYI_ADMISSION_MAX", "4")),
+    "ADMISSION_QUEUE_WAIT_MS": int(os.environ.get("FANGYI_ADMISSION_WAIT_MS", "30")),
     "ADMISSION_RETRY_AFTER_SECONDS": 2,
     "ADMISSION_EXEMPT_PREFIXES": ("/static/",),
 }
