@@ -11,6 +11,7 @@ urlpatterns = [
     path("shops/new/", shops.shop_new, name="shop_new"),
     path("shops/import/", shops.shop_import, name="shop_import"),
     path("shops/import/template.xlsx", shops.shop_import_template, name="shop_import_template"),
+    path("shops/import/<int:pk>/errors.xlsx", shops.shop_import_errors, name="shop_import_errors"),
     path("trail/", resident.my_trail, name="my_trail"),
     path("trail/<int:person_id>/", resident.person_trail, name="person_trail"),
     path("flags/", flags.flag_list, name="flags"),

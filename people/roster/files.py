@@ -9,7 +9,7 @@ from typing import Any
 from django.http import Http404
 
 from audit.selectors import audit_entries
-from common.spreadsheet import xlsx_cell
+from common.spreadsheet import import_error_report, xlsx_cell
 from people.roster.columns import COLUMNS
 
 # A second sheet explains the columns; no example row, so a template sent back unfilled imports nothing.
@@ -24,19 +24,6 @@ _NOTES = [
     ["独居老人、行动不便、无智能手机", "是/否（也可写 Y/N、1/0、√）；空为否"],
     ["重复导入", "同一文件再次导入不会改变任何数据；身份证号已登记的人员按文件内容更新"],
 ]
-
-
-def _workbook(title: str, header: list[str], rows: Iterable[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title)
-    sheet.append([xlsx_cell(sheet, h) for h in header])
-    for row in rows:
-        sheet.append([xlsx_cell(sheet, v) for v in row])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
 
 
 def template_workbook() -> bytes:
@@ -56,7 +43,7 @@ def template_workbook() -> bytes:
 
 def error_report_workbook(errors: Iterable[list[Any]]) -> bytes:
     """行号 / 列 / 原因 / 代码 for every refused row, as the import page listed them."""
-    return _workbook("错误报告", ["行号", "列", "原因", "代码"], ([e[0], e[2], e[3], e[1]] for e in errors))
+    return import_error_report(errors)
 
 
 def import_errors_for(user: Any, audit_id: int) -> list[list[Any]]:

@@ -97,6 +97,7 @@ class ShopImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    audit_id: int | None = None
 
     @property
     def error_count(self) -> int:
@@ -289,7 +290,7 @@ def shop_import(*, actor: Actor, file: IO[bytes], file_name: str, now: dt.dateti
             report.updated += 1
         _create(creates, report)
         report.errors.sort(key=lambda e: e.line)
-        audit_record(
+        entry = audit_record(
             actor=actor,
             action="venue.shop_import",
             object_type="venues.shop",
@@ -300,11 +301,12 @@ def shop_import(*, actor: Actor, file: IO[bytes], file_name: str, now: dt.dateti
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "error_count": report.error_count,
-                # Reasons only, never the rows' values.
-                "errors": [[e.line, e.code, e.column] for e in report.errors[:1000]],
+                # Reasons only, never the rows' values (the reasons name no value: see _RowProblem).
+                "errors": [[e.line, e.code, e.column, str(e.message)] for e in report.errors[:1000]],
             },
             now=now,
         )
+    report.audit_id = entry.pk
     return report
 
 
@@ -368,3 +370,15 @@ def template_workbook() -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def shop_import_errors(user: Any, audit_id: int) -> list[list[Any]]:
+    """The refused rows (line, code, column, reason) of one of the user's own shop imports, as its
+    audit row keeps them (the first 1,000); NotFound for anybody else's."""
+    from audit.selectors import audit_entries
+
+    entry = audit_entries(action="venue.shop_import").filter(pk=audit_id, actor_id=user.pk).first()
+    if entry is None:
+        raise NotFound("not_found", _("Not found."))
+    return [e if len(e) > 3 else [*e, ""] for e in entry.extra.get("errors", [])]  # older rows kept no reason
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -164,6 +165,27 @@ def test_import_reports_every_bad_row_and_keeps_the_good_ones(alice: Any, distri
     entry = AuditEntry.objects.get(action="venue.shop_import")
     assert entry.row_count == 9 and entry.extra["created"] == 3 and len(entry.extra["errors"]) == 6
     assert "龙城" not in str(entry.extra)  # reasons, never the rows' values
+    # The importer downloads the refused rows to correct them; nobody else can.
+    link = f"/venues/shops/import/{entry.pk}/errors.xlsx"
+    assert link in page
+    download = _login(alice).get(link)
+    assert download.status_code == 200 and download["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(download.content)).active
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert table[0] == ["行号", "列", "原因", "代码"]
+    assert [row[0] for row in table[1:]] == [4, 5, 6, 7, 9, 10]
+    assert table[1] == [4, "网格", "没有这个名称的网格。", "grid_not_found"]
+    assert "与本文件第 3 行" in table[5][2]
+
+
+def test_the_error_report_is_the_importers_only(alice: Any, charlie: Any, district: Any) -> None:
+    rows = [["好再来饭店", "餐饮", "崇文大道2号", "9网格", ""]]
+    _login(alice).post("/venues/shops/import/", {"file": _xlsx(rows)})
+    entry = AuditEntry.objects.get(action="venue.shop_import")
+    assert _login(charlie).get(f"/venues/shops/import/{entry.pk}/errors.xlsx").status_code == 404
+    assert _login(alice).get(f"/venues/shops/import/{entry.pk + 999}/errors.xlsx").status_code == 404
 
 
 def test_importing_the_same_file_again_changes_nothing(alice: Any, district: Any) -> None:

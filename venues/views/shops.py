@@ -15,6 +15,7 @@ from accounts.roles import Cap
 from accounts.selectors import scope_for
 from audit.services import Actor
 from common.errors import DomainError, NotFound
+from common.spreadsheet import import_error_report
 from venues import services
 from venues.forms import ShopForm, ShopImportForm
 from venues.selectors import venues as selectors
@@ -83,6 +84,19 @@ def shop_import(request: HttpRequest) -> HttpResponse:
     return render(
         request, "venues/shop_import.html", {"form": form, "report": report, "columns": COLUMNS}, status=status
     )
+
+
+@require_GET
+@login_required
+def shop_import_errors(request: HttpRequest, pk: int) -> HttpResponse:
+    """The refused rows of the user's own import as an .xlsx, to correct and import again."""
+    try:
+        errors = services.shop_import_errors(request.user, pk)
+    except NotFound:
+        raise Http404 from None
+    response = HttpResponse(import_error_report(errors), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="shop-import-{pk}-errors.xlsx"'
+    return response
 
 
 @require_GET
