@@ -55,6 +55,7 @@ CASES: dict[str, Case] = {
     "people:reveal": Case(lambda w: {"pk": w.person_a.pk}, method="post", data=REVEAL),
     "people:household": Case(lambda w: {"pk": w.d.household_a.pk}),
     "people:import_errors": Case(lambda w: {"pk": w.import_audit_id}),  # owned by who imported
+    "venues:shop_import_errors": Case(lambda w: {"pk": w.shop_import_audit_id}),  # owned by who imported
     "territory:area": Case(lambda w: {"pk": w.d.grid_a.pk}),
     "GET /api/v1/people/{person_id}": Case(lambda w: {"person_id": w.person_a.pk}),
     "POST /api/v1/people/{person_id}/reveal": Case(lambda w: {"person_id": w.person_a.pk}, method="post", data=REVEAL),
@@ -288,6 +289,21 @@ class World:
         report = roster_import(actor=Actor(self.user("alice")), file=upload([bad_row]), now=timezone.now())
         assert report.error_count == 1
         return int(report.audit_id)
+
+    @cached_property
+    def shop_import_audit_id(self) -> int:
+        import io
+
+        from django.utils import timezone
+
+        from venues import services
+
+        csv = "店铺名称,类别,地址,网格\n好再来饭店,餐饮,崇文大道2号,9网格\n".encode("utf-8-sig")
+        report = services.shop_import(
+            actor=Actor(self.user("alice")), file=io.BytesIO(csv), file_name="shops.csv", now=timezone.now()
+        )
+        assert report.error_count == 1
+        return int(report.audit_id or 0)
 
     # testing
 
