@@ -80,26 +80,16 @@ def api(c: Any, token: str, key: str) -> Any:
 def fast(c: Any, token: str, key: str) -> None:
     """The same check-in through the WSGI application gunicorn serves (config.wsgi): the admission
     gate and the check-in fast path (venues/fastpath.py), as wrk's requests go."""
+    from django.test import RequestFactory
+
     from config.wsgi import application
 
     body = f'{{"code":"{token}","client_key":"{key}"}}'.encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/api/v1/venues/checkins",
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_X_CSRFTOKEN": CSRF,
-        "HTTP_COOKIE": f"sessionid={c.cookies['sessionid'].value}; csrftoken={CSRF}",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-    }
+    cookie = f"sessionid={c.cookies['sessionid'].value}; csrftoken={CSRF}"
+    request = RequestFactory().generic(
+        "POST", "/api/v1/venues/checkins", body, "application/json", HTTP_X_CSRFTOKEN=CSRF, HTTP_COOKIE=cookie
+    )
+    environ = request.environ
     status: list[str] = []
     result = application(environ, lambda s, h: status.append(s))
     b"".join(result)

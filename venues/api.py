@@ -8,6 +8,7 @@ from ninja import Field, Router, Schema
 
 from common.errors import Forbidden
 from venues import services
+from venues.fastpath import checkin_body
 from venues.models import Method
 from venues.selectors import codes as code_selectors
 from venues.selectors import venues as venue_selectors
@@ -43,21 +44,7 @@ class CheckinOut(Schema):
 
 
 def _out(outcome: CheckinOutcome) -> CheckinOut:
-    return CheckinOut(
-        scan_key=outcome.scan_key,
-        replayed=outcome.replayed,
-        entries=[
-            CheckinEntry(
-                person_id=r.person_id,
-                colour=r.colour,
-                verdict=r.verdict,
-                badge=r.badge,
-                checked_in_at=r.checked_in_at.isoformat(),
-                is_flagged=r.is_flagged,
-            )
-            for r in outcome.rows
-        ],
-    )
+    return CheckinOut(**checkin_body(outcome))  # the fast path's answer, built by the same function
 
 
 @router.post("/checkins", response={200: CheckinOut}, summary="Check the signed-in resident in")

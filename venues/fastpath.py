@@ -216,7 +216,7 @@ def _middleware_headers(secure: bool) -> list[tuple[str, str]]:
 
 
 def checkin_body(outcome: services.CheckinOutcome) -> dict[str, Any]:
-    """The API's answer (venues.api.CheckinOut), built without the schema classes."""
+    """The API's answer (venues.api.CheckinOut): the fast path sends it as is, the API view validates it."""
     return {
         "scan_key": outcome.scan_key,
         "replayed": outcome.replayed,
