@@ -1,8 +1,9 @@
 """The WSGI application: Django, behind the check-in fast path and the admission gate.
 
 Outermost first: ``common.admission.AdmissionGate`` refuses the excess of a surge before anything
-else runs; ``venues.fastpath.CheckinFastPath`` answers an ordinary resident check-in without
-Django's full request cycle and hands everything else to Django.
+else runs; ``venues.fastpath.CheckinFastPath`` answers an ordinary resident check-in and
+``testing.fastpath.StationFastPath`` an ordinary sampler's scan without Django's full request cycle
+(accounts.fastpath); everything else goes to Django.
 """
 
 import os
@@ -13,6 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_wsgi_application()
 
 from common.admission import AdmissionGate  # noqa: E402  (after Django is set up)
+from testing.fastpath import StationFastPath  # noqa: E402
 from venues.fastpath import CheckinFastPath  # noqa: E402
 
-application = AdmissionGate.from_settings(CheckinFastPath(django_application))
+application = AdmissionGate.from_settings(CheckinFastPath(StationFastPath(django_application)))
