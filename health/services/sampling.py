@@ -38,6 +38,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from common.db import prepared_cursor
 from health import selectors
 from health.services.recompute import _SAMPLE, _STATUS, _db, _recompute
 
@@ -68,7 +69,8 @@ def sample_recorded(*, person_id: int, sample_ref: str, sampled_at: dt.datetime,
 def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) -> None:
     """Bulk form of ``sample_recorded``: (person_id, sample_ref, sampled_at, recorded_at) per sample, the
     last being the moment of the submission. The same rows as calling ``sample_recorded`` for each item
-    in order, in two statements for all of them when no one needs the full recomputation."""
+    in order, in two statements for all of them when no one needs the full recomputation (one for a
+    single item on PostgreSQL)."""
     if not items:
         return
     first: dict[tuple[int, str], tuple[int, str, dt.datetime, dt.datetime]] = {}
@@ -77,32 +79,10 @@ def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) 
     rows = list(first.values())
     rules = selectors.current_rules()
     with transaction.atomic(savepoint=False):
-        inserted = _returning(
-            _SAMPLE_INSERT,
-            _SAMPLE_ROW,
-            "person_id, sample_ref",
-            [(pid, ref, _db(sampled_at), _db(at)) for pid, ref, sampled_at, at in rows],
-        )
-        full = {pid for pid, ref, _s, _a in rows if (pid, ref) not in inserted}
-        # Per person, as the calls one by one would leave the row: the latest sampling and the submission
-        # that first reached it (evaluated_at), and the first submission (since, for a new row). Two new
-        # samplings at one instant leave the same fields whichever reference wins: both are pending.
-        latest: dict[int, list[Any]] = {}
-        for pid, _ref, sampled_at, at in rows:
-            mine = latest.get(pid)
-            if mine is None:
-                latest[pid] = [sampled_at, at, at]
-            elif sampled_at > mine[0]:
-                mine[0], mine[2] = sampled_at, at
-        lean = [pid for pid in latest if pid not in full]
-        moved = _returning(
-            _STATUS_UPSERT,
-            _STATUS_ROW,
-            "person_id",
-            [(pid, rules.version, _db(latest[pid][0]), _db(latest[pid][1]), _db(latest[pid][2])) for pid in lean],
-        )
-        moved_ids = [key[0] for key in moved]
-        full.update(pid for pid in lean if (pid,) not in moved)
+        if len(rows) == 1 and connection.vendor == "postgresql":
+            full, moved_ids = _one_pg(rows[0], rules.version)
+        else:
+            full, moved_ids = _many(rows, rules.version)
         if moved_ids:
             # Now, for this transaction's own reads, and again after commit, since a reader between
             # the two may have cached the old row (as ``_recompute`` does).
@@ -117,6 +97,62 @@ def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) 
             _recompute(ids, now=moment, rules=rules)
 
 
+# One scan on PostgreSQL (a station's single submission): both writes in one statement, one round trip.
+# The status part reads the rows the sample part inserted, so it runs for a new sample only, as in
+# ``_many``; the statement answers whether the status row moved (a data-modifying WITH runs whether read
+# or not).
+_ONE_PG = (
+    f"WITH s AS ({_SAMPLE_INSERT.format(rows=_SAMPLE_ROW)} RETURNING person_id), "  # noqa: S608
+    "u AS ("
+    + _STATUS_UPSERT.replace(
+        "VALUES {rows}",
+        "SELECT s.person_id, 'green', 'default_green', '', %s::integer, %s::timestamptz, 'pending', NULL, "
+        "%s::timestamptz, %s::timestamptz FROM s",
+    )
+    + " RETURNING person_id) SELECT count(*) FROM u"
+)
+
+
+def _one_pg(row: tuple[int, str, dt.datetime, dt.datetime], version: int) -> tuple[set[int], list[int]]:
+    """``_many`` for one row on PostgreSQL."""
+    pid, ref, sampled_at, at = row
+    with prepared_cursor() as cur:
+        cur.execute(_ONE_PG, [pid, ref, _db(sampled_at), _db(at), version, _db(sampled_at), _db(at), _db(at)])
+        [moved] = cur.fetchone()
+    return (set() if moved else {pid}), ([pid] if moved else [])
+
+
+def _many(rows: list[tuple[int, str, dt.datetime, dt.datetime]], version: int) -> tuple[set[int], list[int]]:
+    """The pending samples inserted and the status rows moved forward: (the people who need the full
+    recomputation, the people whose row moved)."""
+    inserted = _returning(
+        _SAMPLE_INSERT,
+        _SAMPLE_ROW,
+        "person_id, sample_ref",
+        [(pid, ref, _db(sampled_at), _db(at)) for pid, ref, sampled_at, at in rows],
+    )
+    full = {pid for pid, ref, _s, _a in rows if (pid, ref) not in inserted}
+    # Per person, as the calls one by one would leave the row: the latest sampling and the submission
+    # that first reached it (evaluated_at), and the first submission (since, for a new row). Two new
+    # samplings at one instant leave the same fields whichever reference wins: both are pending.
+    latest: dict[int, list[Any]] = {}
+    for pid, _ref, sampled_at, at in rows:
+        mine = latest.get(pid)
+        if mine is None:
+            latest[pid] = [sampled_at, at, at]
+        elif sampled_at > mine[0]:
+            mine[0], mine[2] = sampled_at, at
+    lean = [pid for pid in latest if pid not in full]
+    moved = _returning(
+        _STATUS_UPSERT,
+        _STATUS_ROW,
+        "person_id",
+        [(pid, version, _db(latest[pid][0]), _db(latest[pid][1]), _db(latest[pid][2])) for pid in lean],
+    )
+    full.update(pid for pid in lean if (pid,) not in moved)
+    return full, [key[0] for key in moved]
+
+
 def _returning(sql: str, row_sql: str, key: str, rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
     """Run ``sql`` over ``rows`` (its ``{rows}`` a VALUES list); the keys of the rows it wrote. One
     statement per chunk; one row needs no RETURNING (the row count says it), nor does an SQLite older
@@ -125,7 +161,9 @@ def _returning(sql: str, row_sql: str, key: str, rows: list[tuple[Any, ...]]) ->
         return set()
     written: set[tuple[Any, ...]] = set()
     width = len(rows[0])
-    with connection.cursor() as cur:
+    # A single row (every station scan) on a prepared statement (common.db.prepared_cursor); the long
+    # multi-row texts of a batch vary in length and are not worth preparing.
+    with prepared_cursor() if len(rows) == 1 else connection.cursor() as cur:
         if len(rows) == 1 or not connection.features.can_return_rows_from_bulk_insert:
             for row in rows:
                 cur.execute(sql.format(rows=row_sql), row)

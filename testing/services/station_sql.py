@@ -3,10 +3,12 @@
 Every station submission runs these, singles included (a single is a batch of one), so they are plain
 statements on Django's connection: composing them through the ORM (a select_related tube query with an
 EXISTS annotation and a row lock, a bulk_update's CASE WHEN) cost more CPU than PostgreSQL took to
-answer them. Table names come from the models' metadata; every value is a parameter. On PostgreSQL a
-list of values travels as one array parameter (``= ANY(%s)``, ``unnest(%s::type[])``), so a statement's
-text does not grow with the batch and psycopg does not parse a long placeholder list; SQLite gets an
-``IN (...)`` list or a multi-row ``VALUES``.
+answer them. On PostgreSQL they go through ``common.db.prepared_cursor``: bound on the server and, once
+a connection has run one five times, prepared, so neither psycopg nor PostgreSQL parses it per scan.
+Table names come from the models' metadata; every value is a parameter. On PostgreSQL a list of values
+travels as one array parameter (``= ANY(%s)``, ``unnest(%s::type[])``), so a statement's text does not
+grow with the batch and psycopg does not parse a long placeholder list; SQLite gets an ``IN (...)``
+list or a multi-row ``VALUES``.
 
 Plans: what the station reads is probed per key, per tube barcode and per person through unique or
 person-leading indexes, never "the round's rows, then ours among them". A round's rows are new while
@@ -27,6 +29,7 @@ from typing import Any
 
 from django.db import connection
 
+from common.db import prepared_cursor
 from people.models import Person
 from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube
 
@@ -75,7 +78,7 @@ def stored_answers(user_id: int, keys: list[str]) -> dict[str, tuple[str, int, d
         columns = "key, fingerprint, status_code, response"
         sql = f"SELECT {columns} FROM {table} WHERE user_id = %s AND key IN ({_marks(len(keys))})"  # noqa: S608
         params = [user_id, *keys]
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, params)
         return {key: (fp, status, json.loads(response)) for key, fp, status, response in cur.fetchall()}
 
@@ -116,7 +119,7 @@ def staffed_sites(user_id: int, site_ids: list[int], rounds: dict[int, Round]) -
         f"SELECT s.id, s.laboratory_id, {_ROUND_COLUMNS} FROM {site} s JOIN {rnd} r ON r.id = s.round_id "  # noqa: S608
         f"WHERE s.id {among} AND EXISTS (SELECT 1 FROM {staff} ss WHERE ss.site_id = s.id AND ss.user_id = %s)"
     )
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, [*params, user_id])
         return {row[0]: SiteFacts(row[0], row[1], _round(row[2:], rounds)) for row in cur.fetchall()}
 
@@ -162,7 +165,7 @@ def locked_tubes(user_id: int, barcodes: list[str], rounds: dict[int, Round]) ->
         params = [user_id, barcodes]
     else:
         sql, params = sql.format(marks=_marks(len(barcodes))), [user_id, *barcodes]
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     return [
@@ -212,7 +215,7 @@ def people_rows(person_ids: list[int], id_numbers: list[str], rounds: list[int])
         LEFT JOIN {greens} ON g.person_id = p.id AND g.round_id {in_rounds} AND g.needs_green_channel
         WHERE {" OR ".join(where)}
     """  # noqa: S608
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, [*round_params, *round_params, *params])
         return list(cur.fetchall())
 
@@ -384,7 +387,7 @@ def _write_pg(
         return {}
     params = [*_params(new_tubes), *_params(tube_updates), *_params(samples), *_params(keys)]
     text = _write_pg_sql(_size(new_tubes), _size(tube_updates), _size(samples), _size(keys))
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(text, params)
         rows = cur.fetchall() if new_tubes else []
     return {barcode: pk for pk, barcode in rows}
