@@ -220,10 +220,12 @@ class Tube(models.Model):
 class Sample(models.Model):
     """One person's swab in one tube. The sample time is the server's; the device's is kept beside it."""
 
-    tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="samples")
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
-    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+")
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No single-column index on these four: each leads an index of Meta (tube: the unique pair), which
+    # serves the same lookups, and every scan inserts into every index of this table.
+    tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="samples", db_index=False)
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+", db_index=False)
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="+", db_index=False)
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     area_path = models.CharField(max_length=80)  # the person's, at sampling time
     sampled_at = models.DateTimeField()
     device_at = models.DateTimeField(null=True, blank=True)
@@ -251,7 +253,8 @@ class Sample(models.Model):
 class IdempotentRequest(models.Model):
     """The first answer to a client's submission, returned again to any retry with the same key."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (user, key) pair, which it leads.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
