@@ -28,7 +28,7 @@ run: install  ## Migrate, load the demo district (first time), serve on http://1
 	$(PY) manage.py venues_demo
 	$(PY) manage.py testing_demo
 	@echo "Serving on http://$${FANGYI_BIND:-127.0.0.1:8000} (Ctrl-C to stop)"
-	$(VENV)/bin/gunicorn config.wsgi -c gunicorn.conf.py
+	$(PY) -m config.serve
 
 demo: install  ## Rebuild the demo data into an empty database (RESIDENTS=5000)
 	$(PY) manage.py migrate --noinput

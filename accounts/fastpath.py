@@ -121,8 +121,12 @@ class JsonFastPath:
         reason = HTTPStatus(status).phrase
         if status >= 400:  # as Django's handler logs a refusal (django.request, a warning)
             log_response("%s: %s", reason, environ.get("PATH_INFO"), response=HttpResponse(status=status))
+        # The body is built: the request is finished for Django (its connection checked and recycled as
+        # after any request). Django sends this when the server closes the body; a server need not
+        # close a plain list (granian does not), so it is sent here.
+        signals.request_finished.send(sender=self.__class__)
         start_response(f"{status} {reason}", headers)
-        return _Answer([content], sender=self.__class__)
+        return [content]
 
     def handle(self, environ: dict[str, Any], body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """The answer (status, headers, body) to an ordinary request, or None to let Django answer."""
@@ -210,17 +214,6 @@ class JsonFastPath:
                 self.languages.clear()
             self.languages[key] = found
         return found
-
-
-class _Answer(list[bytes]):
-    """The body; closing it (the server does) sends request_finished, as Django's responses do."""
-
-    def __init__(self, content: list[bytes], *, sender: type) -> None:
-        super().__init__(content)
-        self.sender = sender
-
-    def close(self) -> None:
-        signals.request_finished.send(sender=self.sender)
 
 
 def _middleware_headers(secure: bool) -> list[tuple[str, str]]:

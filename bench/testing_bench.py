@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/testing_bench.py [--people 1000000] [--tubes 100000] [--seconds 15] [--skip-station]
 
-1. station: sample registrations/s through the station API (gunicorn, 4 workers; wrk with one connection
+1. station: sample registrations/s through the station API (granian, 4 workers; wrk with one connection
    per thread so each thread opens a tube, fills it with 10 people and seals it, in order), once with
    one submission per request and then through the batch endpoint with ``--station-batch`` whole tubes
    per request (default 1 and 10; a tube is 12 submissions: open, 10 scans, seal), as a station's

@@ -1,5 +1,5 @@
 """The station part of testing_bench.py: sample registrations/s through the station API, served by
-gunicorn and driven by wrk (single submissions, then whole tubes per batch request), with where the
+granian (config/serve.py) and driven by wrk (single submissions, then whole tubes per batch request), with where the
 CPU went per registration.
 
     .venv/bin/python bench/testing_bench.py --only station [--seconds 15] [--station-batch 1,10]
@@ -161,14 +161,14 @@ def station(seconds: int, batches: list[int]) -> None:
         "FANGYI_ENV": "demo",
         "FANGYI_BIND": f"127.0.0.1:{PORT}",
         "FANGYI_WORKERS": os.environ.get("WORKERS", "4"),
-        "FANGYI_THREADS": "1",
+        "FANGYI_THREADS": os.environ.get("THREADS", "2"),
         "FANGYI_ADMISSION_MAX": "64",
         "ALLOWED_HOSTS": "127.0.0.1",
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
     subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
+        [PY, "-m", "config.serve"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -184,14 +184,15 @@ def station(seconds: int, batches: list[int]) -> None:
         threads = int(os.environ.get("WRK_THREADS", "8"))
         people = Person.objects.count()
         print(
-            f"station: {people:,} residents, gunicorn {env['FANGYI_WORKERS']} workers x 1 thread, wrk {threads} "
+            f"station: {people:,} residents, granian {env['FANGYI_WORKERS']} workers x {env['FANGYI_THREADS']} "
+            f"threads, wrk {threads} "
             f"threads x 1 connection, {seconds} s per mode, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}"
         )
         for batch in (0, *batches):
             script = str(ROOT / "var/bench_station.lua")
             station_script(script, batch)
             before = Sample.objects.count()
-            # Where the two cores went during the run: the gunicorn workers, the PostgreSQL backends of
+            # Where the two cores went during the run: the server's workers, the PostgreSQL backends of
             # this database, the other PostgreSQL processes (WAL writer, checkpointer, autovacuum, other
             # engineers' databases), wrk, and the machine as a whole.
             workers: Callable[[str, int, str], bool] = lambda _comm, ppid, _cmd: ppid == proc.pid  # noqa: E731
@@ -239,7 +240,7 @@ def station(seconds: int, batches: list[int]) -> None:
             )
             per = 1000 / max(added, 1)
             print(
-                f"  CPU in {seconds} s: gunicorn workers {cpu[0]:.1f} s, its PostgreSQL backends {cpu[1]:.1f} s, "
+                f"  CPU in {seconds} s: server workers {cpu[0]:.1f} s, its PostgreSQL backends {cpu[1]:.1f} s, "
                 f"wrk {cpu[2]:.1f} s, other PostgreSQL processes {cpu[3]:.1f} s, "
                 f"machine {busy1[0] - busy0[0]:.1f} of {busy1[1] - busy0[1]:.1f} s; per registration "
                 f"{cpu[0] * per:.2f} / {cpu[1] * per:.2f} / {cpu[2] * per:.2f} ms (workers / backends / wrk)"

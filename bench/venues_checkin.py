@@ -8,8 +8,8 @@ bare JSON endpoint on the same server in the same run, then a 5× surge.
 Data: its own database (var/bench_venues.sqlite3 or PostgreSQL database fangyi_bench), residents
 spread over households, approved venues with one code each, and Django sessions for a sample of
 the residents (the load generator logs in as them). Load: wrk in its own process, keep-alive
-connections, each request a new idempotency key (so each one writes). Server: gunicorn gthread as
-in gunicorn.conf.py. The surge runs 5× the connections for the same time while a probe process
+connections, each request a new idempotency key (so each one writes). Server: granian as `make run`
+starts it (config/serve.py). The surge runs 5× the connections for the same time while a probe process
 sends one request every 50 ms and times each answer, giving the rejection latency and the
 recovery time after the surge stops.
 """
@@ -124,7 +124,7 @@ def serve(db: str, workers: int, threads: int, name: str = "") -> subprocess.Pop
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge inside the measurement
     }
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
+        [str(ROOT / ".venv/bin/python"), "-m", "config.serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -227,7 +227,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=2_000)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=6)  # gunicorn.conf.py's default on 2 cores
+    ap.add_argument("--workers", type=int, default=4)  # config/serve.py: 2 a core
     ap.add_argument("--threads", type=int, default=24)
     ap.add_argument(
         "--quick",

@@ -10,7 +10,7 @@ middleware stack, CSRF enforced as for a browser: first one check-in per session
 and status caches, as the warm-up of the wrk run does), then --requests check-ins round-robin over
 the sessions, each with a new retry key. Reported per path: the API (`POST /api/v1/venues/checkins`),
 the poster scan (`POST /v/<token>/`, answered with a redirect) and the verification page it redirects
-to (`GET /v/s/<key>/`), and the API check-in again through the WSGI application gunicorn serves
+to (`GET /v/s/<key>/`), and the API check-in again through the WSGI application the server serves
 (config.wsgi: the admission gate and venues/fastpath.py): median and mean wall milliseconds, this
 process's CPU milliseconds and the queries of one request. With --profile the
 measured loop of each path runs under cProfile and the top functions are printed.
@@ -78,7 +78,7 @@ def api(c: Any, token: str, key: str) -> Any:
 
 
 def fast(c: Any, token: str, key: str) -> None:
-    """The same check-in through the WSGI application gunicorn serves (config.wsgi): the admission
+    """The same check-in through the WSGI application the server serves (config.wsgi): the admission
     gate and the check-in fast path (venues/fastpath.py), as wrk's requests go."""
     from django.test import RequestFactory
 

@@ -1,5 +1,5 @@
 """Verification read benchmark: POST /api/v1/health/verify against the bare /health/ping/ on the same
-gunicorn server in the same run, with wrk as the load generator in a second process.
+server (granian, config/serve.py) in the same run, with wrk as the load generator in a second process.
 
     .venv/bin/python bench/verify.py [--people 100000] [--seconds 15] [--backends sqlite,postgres] [--threads 1]
 
@@ -78,7 +78,7 @@ def serve(env: dict[str, str], threads: int = 1) -> subprocess.Popen[bytes]:
     }
     run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
+        [PY, "-m", "config.serve"],
         env=server_env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -91,7 +91,7 @@ def serve(env: dict[str, str], threads: int = 1) -> subprocess.Popen[bytes]:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("the server did not start")
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ Waiting, not refusing at once, is deliberate: a client that does not honour Retr
 generator, a retry loop in a phone app) comes straight back, and refusing it at once would spend the
 CPU the admitted requests need on refusals. The wait is shorter than the 50 ms DESIGN §5 allows a
 refusal. A slot is held while the application builds its response, not while a streamed body
-(an export) is sent. The gunicorn worker must run more threads than the limit plus the waiters, or
-the excess would queue inside gunicorn where no one can refuse it (gunicorn.conf.py).
+(an export) is sent. Each server process must run more threads than the limit plus the waiters, or
+the excess would queue inside the server where no one can refuse it (config/serve.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""Management commands run every few minutes by the gunicorn master, without a task runner.
+"""Management commands run every few minutes by the server's main process, without a task runner.
 
-``gunicorn.conf.py``'s ``when_ready`` hook starts one thread per job with ``start_every_from_env``.
+``config/serve.py`` starts one thread per job with ``start_every_from_env`` before it starts the workers.
 Each turn runs ``manage.py <command>`` in a child process, so its memory and any crash stay out of the
-master, and logs a failure through gunicorn's logger; the next turn comes at the usual time either way.
+server, and logs a failure through the server's logger; the next turn comes at the usual time either way.
 A job's command must be idempotent and safe on several nodes at once (it claims its work in the
-database), since every node's master runs it. The daily check-in purge keeps its own scheduler at an
+database), since every node's server runs it. The daily check-in purge keeps its own scheduler at an
 hour of the day (``venues.scheduler``).
 
-Standard library only: the master process never sets Django up.
+Standard library only: the server's main process never sets Django up.
 """
 
 from __future__ import annotations

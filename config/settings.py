@@ -2,7 +2,7 @@
 
 FANGYI_ENV selects a profile:
 - ``dev`` (default): DEBUG on, local SQLite.
-- ``demo``: what ``make run`` uses: DEBUG off behind gunicorn on plain http://127.0.0.1, secret key
+- ``demo``: what ``make run`` uses: DEBUG off behind granian (config/serve.py) on plain http://127.0.0.1, secret key
   kept in ``var/``, SMS outbox shown on the login page.
 - ``production``: DEBUG off, HTTPS-only cookies, HSTS; SECRET_KEY and ALLOWED_HOSTS must be given.
 """

@@ -7,8 +7,14 @@ else runs; ``venues.fastpath.CheckinFastPath`` answers an ordinary resident chec
 """
 
 import os
+import sys
 
 from django.core.wsgi import get_wsgi_application
+
+# Each server process's GIL switch interval (Python's 5 ms by default): how long a thread that holds
+# the GIL may keep it while others wait, e.g. one that only has to answer a refusal. 1 ms was tried for
+# the refusal latency and cost throughput (bench/README.md).
+sys.setswitchinterval(float(os.environ.get("FANGYI_GIL_SWITCH_MS", "5")) / 1000)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_wsgi_application()

@@ -1,15 +1,15 @@
-"""The daily retention purge without a task runner: a thread in the gunicorn master.
+"""The daily retention purge without a task runner: a thread in the server's main process.
 
-``gunicorn.conf.py``'s ``when_ready`` hook calls ``start_from_env``. Once a day, at
+``config/serve.py`` calls ``start_from_env`` before it starts the workers. Once a day, at
 FANGYI_RETENTION_HOUR (local time, default 03; ``off`` disables it), the thread runs
 ``manage.py venues_retention --daily`` in a child process, so the purge's memory and any crash stay
-out of the master, and logs the outcome through gunicorn's logger. The command claims the day in
-the database: on several nodes every master tries, one purges, the others are told it is done.
+out of the server, and logs the outcome through the server's logger. The command claims the day in
+the database: on several nodes every server tries, one purges, the others are told it is done.
 A server started after the hour catches up STARTUP_DELAY_SECONDS later (not while it warms up or a
 deployment restarts every node); a failed or contended run is retried every RETRY_SECONDS until it
 succeeds that day.
 
-Standard library only: the master process never sets Django up.
+Standard library only: the server's main process never sets Django up.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def hour_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> in
 
 
 def start_from_env(log: Any, environ: dict[str, str] | os._Environ[str] = os.environ) -> threading.Thread | None:
-    """Start the daily thread once per process (gunicorn's ``when_ready``); None when disabled."""
+    """Start the daily thread once per process (config/serve.py); None when disabled."""
     global _started
     hour = hour_from_env(environ)
     if hour is None:

@@ -1,4 +1,4 @@
-"""Jobs the gunicorn master runs every few minutes: driven by a fake clock, never by sleeping."""
+"""Jobs the server's main process runs every few minutes: driven by a fake clock, never by sleeping."""
 
 from __future__ import annotations
 

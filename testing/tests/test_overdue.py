@@ -167,22 +167,16 @@ def test_concurrent_runs_send_one_reminder_per_interval(district):
     assert Round.objects.get(pk=rnd.pk).overdue_reminder_count == 1
 
 
-def test_the_gunicorn_master_runs_the_reminders_every_few_minutes(monkeypatch):
-    """gunicorn.conf.py starts the job through common.scheduler (tested there with a fake clock)."""
-    import runpy
-
+def test_the_server_runs_the_reminders_every_few_minutes(monkeypatch):
+    """config/serve.py starts the job through common.scheduler (tested there with a fake clock)."""
     from common import scheduler
+    from config import serve
     from venues import scheduler as daily
 
-    conf = runpy.run_path(str(scheduler.ROOT / "gunicorn.conf.py"))
     started = []
     monkeypatch.setattr(daily, "start_from_env", lambda log: None)
     monkeypatch.setattr(scheduler, "start_every_from_env", lambda log, **kw: started.append(kw))
-
-    class Server:
-        log = None
-
-    conf["when_ready"](Server())
+    serve.start_jobs(None)
     assert started == [
         {
             "name": "testing overdue reminders",

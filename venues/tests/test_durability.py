@@ -1,6 +1,7 @@
-"""Issue 4 item 11, for real: a gunicorn serving the test database is killed with SIGKILL (master and
-workers at once) while check-ins are in flight; every check-in it had answered is in the database, and
-a retry with the same client key after a restart is answered the same way."""
+"""Issue 4 item 11, for real: the server (granian, as `make run` starts it) serving the test database is
+killed with SIGKILL (main process and workers at once) while check-ins are in flight; every check-in it
+had answered is in the database, and a retry with the same client key after a restart is answered the
+same way."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def _database_url() -> str:
 
 
 class Server:
-    """gunicorn as ``make run`` starts it (gunicorn.conf.py), on a free port, over the test database."""
+    """The server as ``make run`` starts it (``python -m config.serve``), on a free port, over the test
+    database."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -64,17 +66,17 @@ class Server:
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
         self.proc = subprocess.Popen(  # noqa: S603 (a fixed argument list)
-            [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
+            [str(ROOT / ".venv/bin/python"), "-m", "config.serve"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: one killpg reaches master and workers
+            start_new_session=True,  # its own process group: one killpg reaches the server and its workers
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+                raise RuntimeError(f"the server exited with {self.proc.returncode}")
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 c.request("GET", "/v/ping/")
@@ -83,7 +85,7 @@ class Server:
             except OSError:
                 time.sleep(0.05)  # polling for readiness, bounded by the deadline
         self.kill()
-        raise RuntimeError("gunicorn did not answer within 30 s")
+        raise RuntimeError("the server did not answer within 30 s")
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no atexit, no flush the server could still do."""

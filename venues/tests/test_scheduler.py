@@ -1,11 +1,9 @@
-"""The daily retention purge: the gunicorn master's scheduler (driven by a fake clock, never by
+"""The daily retention purge: the server's scheduler (driven by a fake clock, never by
 sleeping) and the database claim that lets one process of one node purge per day."""
 
 from __future__ import annotations
 
 import datetime as dt
-import runpy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,16 +118,17 @@ def test_hour_from_the_environment() -> None:
     assert scheduler.start_from_env(Log(), {"FANGYI_RETENTION_HOUR": "off"}) is None
 
 
-def test_gunicorn_starts_it_when_the_master_is_ready(monkeypatch: Any) -> None:
-    conf = runpy.run_path(str(Path(scheduler.ROOT) / "gunicorn.conf.py"))
+def test_the_server_starts_it_before_its_workers(monkeypatch: Any) -> None:
+    """config/serve.py (``make run``) starts the daily purge in the main process, through a startup hook
+    of granian's that runs before the workers are started."""
+    from config import serve
+
     started = []
     monkeypatch.setattr(scheduler, "start_from_env", lambda log: started.append(log))
-
-    class Server:
-        log = Log()
-
-    conf["when_ready"](Server())
-    assert started == [Server.log]
+    monkeypatch.setattr("common.scheduler.start_every_from_env", lambda log, **kw: None)
+    log = Log()
+    serve.start_jobs(log)  # type: ignore[arg-type]
+    assert started == [log]
 
 
 # --- the claim, on the database ----------------------------------------------------------------

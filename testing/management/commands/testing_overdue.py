@@ -4,7 +4,7 @@ Rounds are not closed automatically (README "Testing rounds"): closing cannot be
 later sample (an offline site's queue, a home team's tubes) and fixes the figures, so it stays command
 HQ's decision; a round past its deadline is flagged on its pages and its HQ accounts with a phone get an
 SMS at once, then again every TESTING_OVERDUE_REMIND_HOURS (2) until HQ closes the round or sets a new
-deadline. The gunicorn master runs this every FANGYI_OVERDUE_MINUTES (10) minutes; cron or a systemd
+deadline. The server (config/serve.py) runs this every FANGYI_OVERDUE_MINUTES (10) minutes; cron or a systemd
 timer may run it instead, on any number of nodes: each reminder is claimed in the database, so it is
 sent once per interval. Exit status 0.
 """

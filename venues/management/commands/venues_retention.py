@@ -1,7 +1,7 @@
 """Purge expired check-ins (keeping daily counts) and prepare the coming days' partitions.
 
-In production the gunicorn master runs ``venues_retention --daily`` once a day by itself
-(gunicorn.conf.py, FANGYI_RETENTION_HOUR); a cron job or systemd timer can run the same command
+In production the server runs ``venues_retention --daily`` once a day by itself
+(config/serve.py, FANGYI_RETENTION_HOUR); a cron job or systemd timer can run the same command
 instead (README "Retention"). With ``--daily`` the first process of the day claims the run in the
 database and every other one (another node, a second timer) stands back, so any number of nodes
 may schedule it. Without it the purge simply runs: it is idempotent, so running it twice or late
