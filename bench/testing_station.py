@@ -160,9 +160,11 @@ def station(seconds: int, batches: list[int]) -> None:
         "DATABASE_URL": PG,
         "FANGYI_ENV": "demo",
         "FANGYI_BIND": f"127.0.0.1:{PORT}",
-        "FANGYI_WORKERS": os.environ.get("WORKERS", "4"),
-        "FANGYI_THREADS": os.environ.get("THREADS", "2"),
-        "FANGYI_ADMISSION_MAX": "64",
+        # The server as `make run` starts it (config/serve.py: 2 processes a core, 24 threads each, 4
+        # admission slots a process) unless WORKERS, THREADS or ADMISSION_MAX say otherwise.
+        "FANGYI_WORKERS": os.environ.get("WORKERS", str(2 * (os.cpu_count() or 1))),
+        "FANGYI_THREADS": os.environ.get("THREADS", "24"),
+        "FANGYI_ADMISSION_MAX": os.environ.get("ADMISSION_MAX", "4"),
         "ALLOWED_HOSTS": "127.0.0.1",
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
@@ -185,7 +187,7 @@ def station(seconds: int, batches: list[int]) -> None:
         people = Person.objects.count()
         print(
             f"station: {people:,} residents, granian {env['FANGYI_WORKERS']} workers x {env['FANGYI_THREADS']} "
-            f"threads, wrk {threads} "
+            f"threads (admission {env['FANGYI_ADMISSION_MAX']} a worker), wrk {threads} "
             f"threads x 1 connection, {seconds} s per mode, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}"
         )
         for batch in (0, *batches):
