@@ -85,6 +85,13 @@ def main() -> None:
         workers_kill_timeout=20,  # a graceful stop waits this long for the requests in flight
     )
     server.on_startup(lambda: start_jobs(log))
+    log.info(
+        "%d processes x %d threads on %d cores, chosen by measurement (bench/README.md): "
+        "granian's warnings about more threads and processes than cores are expected",
+        opts.workers,
+        opts.threads,
+        multiprocessing.cpu_count(),
+    )
     server.serve()
 
 
