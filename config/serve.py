@@ -13,7 +13,8 @@ worker that dies is started again.
 
 Settings (environment): FANGYI_BIND (127.0.0.1:8000), FANGYI_WORKERS (processes, 2 a core),
 FANGYI_THREADS (threads a process runs the application on, 24), FANGYI_ACCESS_LOG (1 to log every
-request). Each worker takes its GIL switch interval from FANGYI_GIL_SWITCH_MS (config/wsgi.py).
+request), FANGYI_WORKER_MAX_RSS_MB (1024: a process grown past it is replaced). Each worker takes its
+GIL switch interval from FANGYI_GIL_SWITCH_MS (config/wsgi.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Options:
     workers: int
     threads: int
     access_log: bool
+    max_rss_mb: int
 
 
 def options(environ: dict[str, str] | os._Environ[str] = os.environ) -> Options:
@@ -46,6 +48,10 @@ def options(environ: dict[str, str] | os._Environ[str] = os.environ) -> Options:
         # refuse it (common.admission).
         threads=int(environ.get("FANGYI_THREADS") or 24),
         access_log=environ.get("FANGYI_ACCESS_LOG", "") not in ("", "0", "off"),
+        # A process whose memory grows past this is replaced (checked every 30 s), as gunicorn's
+        # max_requests used to recycle workers: a safety net, not something a normal day reaches (a
+        # process serves the demo district in about 100 MiB).
+        max_rss_mb=int(environ.get("FANGYI_WORKER_MAX_RSS_MB") or 1024),
     )
 
 
@@ -83,6 +89,7 @@ def main() -> None:
         log_access=opts.access_log,
         respawn_failed_workers=True,
         workers_kill_timeout=20,  # a graceful stop waits this long for the requests in flight
+        workers_max_rss=opts.max_rss_mb,
     )
     server.on_startup(lambda: start_jobs(log))
     log.info(
