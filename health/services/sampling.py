@@ -1,8 +1,9 @@
 """A person sampled (pending result): the sampler station's write into the health app, kept lean.
 
-A scan costs two statements here: one INSERT of the pending sample and one upsert of the person's status
-row that moves its latest-sampling fields only. ``samples_recorded`` does the same for many people at
-once (the station's batch endpoint: the 10 people of a tube in the same two statements).
+A scan costs two statements here, one on PostgreSQL (both as one WITH): an INSERT of the pending sample
+and an upsert of the person's status row that moves its latest-sampling fields only.
+``samples_recorded`` does the same for many people at once (the station's batch endpoint: the 10 people
+of a tube in the same two statements).
 
 Why the colour is not re-evaluated: a pending sample never changes the outcome of
 ``health.rules.evaluate``. Every rule there looks at other evidence only:
