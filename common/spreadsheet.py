@@ -91,25 +91,19 @@ def xlsx_row(ws: Any, values: list[Any]) -> list[Any]:
     return out
 
 
-def simple_workbook(title: str, header: list[str], rows: Any) -> bytes:
-    """One sheet: a header row and the rows, every cell through ``xlsx_cell`` (text kept as typed,
-    never a formula)."""
+def import_error_report(errors: Any) -> bytes:
+    """The refused rows of an import as the page listed them, one sheet: 行号 / 列 / 原因 / 代码, from the
+    ``[line, code, column, reason]`` entries its audit row keeps (audit.selectors.own_import_errors);
+    every cell through ``xlsx_cell`` (text kept as typed, never a formula)."""
     import io
 
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title)
-    sheet.append([xlsx_cell(sheet, h) for h in header])
-    for row in rows:
-        sheet.append([xlsx_cell(sheet, v) for v in row])
+    sheet = workbook.create_sheet("错误报告")
+    sheet.append([xlsx_cell(sheet, h) for h in ["行号", "列", "原因", "代码"]])
+    for line, code, column, reason in errors:
+        sheet.append([xlsx_cell(sheet, v) for v in (line, column, reason, code)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-def import_error_report(errors: Any) -> bytes:
-    """The refused rows of an import as the page listed them: 行号 / 列 / 原因 / 代码, from the
-    ``[line, code, column, reason]`` entries its audit row keeps."""
-    return simple_workbook("错误报告", ["行号", "列", "原因", "代码"], ([e[0], e[2], e[3], e[1]] for e in errors))
-

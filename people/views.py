@@ -18,9 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.roles import Cap
 from accounts.selectors import has_cap, scope_for
+from audit import selectors as audit_selectors
 from audit.selectors import audit_entries_for_object
 from audit.services import Actor
 from common.errors import DomainError, NotFound
+from common.spreadsheet import import_error_report
 from people import roster, selectors, services
 from people.forms import ExportForm, PersonForm, RevealForm, RosterImportForm, SearchForm
 from people.models import Person
@@ -240,8 +242,10 @@ def roster_template(request: HttpRequest) -> HttpResponse:
 @login_required
 def roster_errors(request: HttpRequest, pk: int) -> HttpResponse:
     _require_cap(request, Cap.PEOPLE_IMPORT)
-    errors = roster_files.import_errors_for(request.user, pk)
-    response = HttpResponse(roster_files.error_report_workbook(errors), content_type=XLSX)
+    errors = audit_selectors.own_import_errors(request.user, action="people.import", entry_id=pk)
+    if errors is None:
+        raise Http404
+    response = HttpResponse(import_error_report(errors), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="import-{pk}-errors.xlsx"'
     return response
 

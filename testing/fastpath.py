@@ -19,19 +19,29 @@ from typing import Any
 
 from django.core.handlers.wsgi import WSGIRequest
 from django.utils import timezone
+from ninja import Schema
 from pydantic import ValidationError
 
 from accounts.fastpath import Answer, JsonFastPath
 from audit.services import Actor
 from testing import services
-from testing.api import BatchItem, StationAnswer
+from testing.api import BatchItem, OpenIn, SampleIn, SealIn, StationAnswer
 
 PREFIX = "/api/v1/testing/station/"
-# path -> (kind, the fields of the endpoint's schema: testing.api.OpenIn, SampleIn, SealIn)
+# path -> (kind, the endpoint's schema): the API view builds the same BatchItem from it
+SCHEMAS: dict[str, tuple[str, type[Schema]]] = {
+    PREFIX + "tubes": ("open", OpenIn),
+    PREFIX + "samples": ("sample", SampleIn),
+    PREFIX + "seal": ("seal", SealIn),
+}
+# path -> (kind, the schema's fields, those it requires)
 KINDS = {
-    PREFIX + "tubes": ("open", ("key", "site_id", "barcode")),
-    PREFIX + "samples": ("sample", ("key", "barcode", "code", "id_number", "green_channel", "device_at")),
-    PREFIX + "seal": ("seal", ("key", "barcode")),
+    path: (
+        kind,
+        tuple(schema.model_fields),
+        frozenset(name for name, field in schema.model_fields.items() if field.is_required()),
+    )
+    for path, (kind, schema) in SCHEMAS.items()
 }
 
 
@@ -43,9 +53,9 @@ class StationFastPath(JsonFastPath):
     allow_token = True  # station devices sign in with an API token, the station page with its session
 
     def answer(self, request: WSGIRequest, payload: dict[str, Any]) -> Answer | None:
-        kind, fields = KINDS[request.path_info]
-        if kind == "open" and payload.get("site_id") is None:
-            return None  # required by OpenIn: Django's validation answers
+        kind, fields, required = KINDS[request.path_info]
+        if any(payload.get(name) is None for name in required):
+            return None  # the endpoint's schema requires it: Django's validation answers
         try:
             item = BatchItem.model_validate({"kind": kind, **{f: payload[f] for f in fields if f in payload}})
         except ValidationError:

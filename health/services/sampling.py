@@ -162,9 +162,7 @@ def _returning(sql: str, row_sql: str, key: str, rows: list[tuple[Any, ...]]) ->
         return set()
     written: set[tuple[Any, ...]] = set()
     width = len(rows[0])
-    # A single row (every station scan) on a prepared statement (common.db.prepared_cursor); the long
-    # multi-row texts of a batch vary in length and are not worth preparing.
-    with prepared_cursor() if len(rows) == 1 else connection.cursor() as cur:
+    with connection.cursor() as cur:
         if len(rows) == 1 or not connection.features.can_return_rows_from_bulk_insert:
             for row in rows:
                 cur.execute(sql.format(rows=row_sql), row)

@@ -1,15 +1,11 @@
-"""Small workbooks built in memory: the empty template and the error report of an import."""
+"""The empty template of a roster import, built in memory (its error report is
+``common.spreadsheet.import_error_report``, shared with the shop import)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
-from typing import Any
 
-from django.http import Http404
-
-from audit.selectors import audit_entries
-from common.spreadsheet import import_error_report, xlsx_cell
+from common.spreadsheet import xlsx_cell
 from people.roster.columns import COLUMNS
 
 # A second sheet explains the columns; no example row, so a template sent back unfilled imports nothing.
@@ -39,16 +35,3 @@ def template_workbook() -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-def error_report_workbook(errors: Iterable[list[Any]]) -> bytes:
-    """行号 / 列 / 原因 / 代码 for every refused row, as the import page listed them."""
-    return import_error_report(errors)
-
-
-def import_errors_for(user: Any, audit_id: int) -> list[list[Any]]:
-    """The refused rows of one of the user's own imports; 404 for anybody else's."""
-    entry = audit_entries(action="people.import").filter(pk=audit_id, actor_id=user.pk).first()
-    if entry is None:
-        raise Http404
-    return list(entry.extra.get("errors", []))

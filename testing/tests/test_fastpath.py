@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts.middleware import KEY as LAST_SEEN
 from accounts.services import api_token_create
+from accounts.tests.wsgi import Recorder, call_wsgi, keep_the_test_connection  # noqa: F401 (autouse)
 from audit.services import Actor
 from testing import services
 from testing.fastpath import PREFIX, StationFastPath
@@ -33,30 +32,6 @@ from testing.tests.conftest import NOW, token
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock")]
 
 CSRF = "stationcsrf0" * 2 + "abcdefgh"  # 32 characters, Django's unmasked form
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    """As Django's test client does: the request signals must not close the test's connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
-
-class Recorder:
-    """Django's WSGI handler, noting whether it was asked."""
-
-    def __init__(self) -> None:
-        self.django = WSGIHandler()
-        self.calls = 0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        self.calls += 1
-        return self.django(environ, start_response)
 
 
 @pytest.fixture
@@ -97,21 +72,8 @@ def _session_auth(key: str) -> dict[str, str]:
 
 
 def _call(app: Any, environ: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        answer["status"], answer["headers"] = int(status.split()[0]), headers
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        getattr(result, "close", lambda: None)()
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = body
-    return answer["status"], dict(answer["headers"]), data
+    status, headers, data = call_wsgi(app, environ)
+    return status, dict(headers), data
 
 
 def _day(site: Any, people: list[Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -10,7 +10,7 @@ from venues.services.retention import (
     retention_claim,
     retention_finish,
 )
-from venues.services.shop_import import ShopImportReport, shop_import, shop_import_errors
+from venues.services.shop_import import ShopImportReport, shop_import
 from venues.services.shops import shop_register
 from venues.services.venue import (
     VenueData,
@@ -43,7 +43,6 @@ __all__ = [
     "retention_finish",
     "sentinel_checkin",
     "shop_import",
-    "shop_import_errors",
     "shop_register",
     "venue_apply",
     "venue_review",

@@ -370,15 +370,3 @@ def template_workbook() -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-def shop_import_errors(user: Any, audit_id: int) -> list[list[Any]]:
-    """The refused rows (line, code, column, reason) of one of the user's own shop imports, as its
-    audit row keeps them (the first 1,000); NotFound for anybody else's."""
-    from audit.selectors import audit_entries
-
-    entry = audit_entries(action="venue.shop_import").filter(pk=audit_id, actor_id=user.pk).first()
-    if entry is None:
-        raise NotFound("not_found", _("Not found."))
-    return [e if len(e) > 3 else [*e, ""] for e in entry.extra.get("errors", [])]  # older rows kept no reason
-

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -22,36 +21,14 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts.middleware import KEY as LAST_SEEN
+from accounts.tests.wsgi import Recorder, call_wsgi, keep_the_test_connection  # noqa: F401 (autouse)
 from venues.fastpath import PATH, CheckinFastPath
 from venues.models import CheckIn, CheckinRequest
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    """As Django's test client does: the request signals must not close the test's connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-
 CSRF = "fastpathcsrf" * 2 + "abcdefgh"  # 32 characters, Django's unmasked form
-
-
-class Recorder:
-    """Django's WSGI handler, noting whether it was asked."""
-
-    def __init__(self) -> None:
-        self.django = WSGIHandler()
-        self.calls = 0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        self.calls += 1
-        return self.django(environ, start_response)
 
 
 def _environ(body: bytes, *, session: str | None, csrf: str | None = CSRF, **extra: str) -> dict[str, Any]:
@@ -66,22 +43,8 @@ def _environ(body: bytes, *, session: str | None, csrf: str | None = CSRF, **ext
 
 
 def _call(app: Any, environ: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        answer["status"], answer["headers"] = int(status.split()[0]), headers
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        getattr(result, "close", lambda: None)()
-    headers = {k: v for k, v in answer["headers"] if k != "Set-Cookie"}
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = body
-    return answer["status"], headers, data
+    status, headers, data = call_wsgi(app, environ)
+    return status, {k: v for k, v in headers if k != "Set-Cookie"}, data
 
 
 def _body(token: str, key: str) -> bytes:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Cap
 from accounts.selectors import scope_for
+from audit import selectors as audit_selectors
 from audit.services import Actor
 from common.errors import DomainError, NotFound
 from common.spreadsheet import import_error_report
@@ -90,10 +91,9 @@ def shop_import(request: HttpRequest) -> HttpResponse:
 @login_required
 def shop_import_errors(request: HttpRequest, pk: int) -> HttpResponse:
     """The refused rows of the user's own import as an .xlsx, to correct and import again."""
-    try:
-        errors = services.shop_import_errors(request.user, pk)
-    except NotFound:
-        raise Http404 from None
+    errors = audit_selectors.own_import_errors(request.user, action="venue.shop_import", entry_id=pk)
+    if errors is None:
+        raise Http404
     response = HttpResponse(import_error_report(errors), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="shop-import-{pk}-errors.xlsx"'
     return response
