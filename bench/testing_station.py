@@ -11,9 +11,10 @@ import os
 import resource
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+
+from serving import start_server  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432/fangyi_bench_testing"
@@ -169,20 +170,8 @@ def station(seconds: int, batches: list[int]) -> None:
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
     subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True)
-    proc = subprocess.Popen(
-        [PY, "-m", "config.serve"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_server(env, port=PORT, ready_path="/accounts/login/")
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         threads = int(os.environ.get("WRK_THREADS", "8"))
         people = Person.objects.count()
         print(

@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from serving import start_server  # bench/serving.py
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 PORT = 8765
@@ -123,23 +125,7 @@ def serve(db: str, workers: int, threads: int, name: str = "") -> subprocess.Pop
         "FANGYI_THREADS": str(threads),
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge inside the measurement
     }
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), "-m", "config.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    for _ in range(100):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-            c.request("GET", "/v/ping/")
-            if c.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
+    return start_server(env, port=PORT, ready_path="/v/ping/")
 
 
 def wrk(

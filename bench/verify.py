@@ -13,9 +13,9 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from serving import start_server  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv/bin/python")
@@ -77,21 +77,7 @@ def serve(env: dict[str, str], threads: int = 1) -> subprocess.Popen[bytes]:
         "FANGYI_RETENTION_HOUR": "off",  # no scheduled purge in the middle of a measurement
     }
     run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], env)
-    proc = subprocess.Popen(
-        [PY, "-m", "config.serve"],
-        env=server_env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health/ping/", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not start")
+    return start_server(server_env, port=PORT, ready_path="/health/ping/")
 
 
 def main() -> None:
