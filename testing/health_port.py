@@ -7,6 +7,7 @@ the health app's public selectors and services only.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 
 def person_id_from_sampling_token(token: str, *, now: dt.datetime) -> int:
@@ -28,6 +29,13 @@ def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) 
     from health.services import samples_recorded as f
 
     f(items=items)
+
+
+def lone_pending(*, person_id: int, sample_ref: str, sampled_at: dt.datetime, now: dt.datetime) -> Any:
+    """``health.services.LonePending``: one pending sample written inside the station's scan statement."""
+    from health.services import LonePending
+
+    return LonePending(person_id=person_id, sample_ref=sample_ref, sampled_at=sampled_at, now=now)
 
 
 def results_recorded(*, items: list[tuple[int, str, str, bool, dt.datetime]], now: dt.datetime) -> None:

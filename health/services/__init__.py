@@ -21,9 +21,10 @@ from health.services.policy import (
 )
 from health.services.recompute import companion_flagged, status_recompute
 from health.services.results import result_recorded, results_recorded
-from health.services.sampling import sample_recorded, samples_recorded
+from health.services.sampling import LonePending, sample_recorded, samples_recorded
 
 __all__ = [
+    "LonePending",
     "change_request_apply",
     "change_request_approve",
     "change_request_pause",

@@ -101,26 +101,82 @@ def samples_recorded(*, items: list[tuple[int, str, dt.datetime, dt.datetime]]) 
 # One scan on PostgreSQL (a station's single submission): both writes in one statement, one round trip.
 # The status part reads the rows the sample part inserted, so it runs for a new sample only, as in
 # ``_many``; the statement answers whether the status row moved (a data-modifying WITH runs whether read
-# or not).
-_ONE_PG = (
-    f"WITH s AS ({_SAMPLE_INSERT.format(rows=_SAMPLE_ROW)} RETURNING person_id), "  # noqa: S608
-    "u AS ("
+# or not). ``{when}`` is an SQL condition on which the sample is inserted at all (``LonePending``).
+_ONE_PG_CTES = (
+    f"health_s AS (INSERT INTO {_SAMPLE} (person_id, sample_ref, sampled_at, result, is_pooled, result_at, "  # noqa: S608
+    "recorded_at) SELECT %s::bigint, %s::text, %s::timestamptz, 'pending', FALSE, NULL, %s::timestamptz "
+    "WHERE {when} ON CONFLICT (person_id, sample_ref) DO NOTHING RETURNING person_id), "
+    "health_u AS ("
     + _STATUS_UPSERT.replace(
         "VALUES {rows}",
         "SELECT s.person_id, 'green', 'default_green', '', %s::integer, %s::timestamptz, 'pending', NULL, "
-        "%s::timestamptz, %s::timestamptz FROM s",
+        "%s::timestamptz, %s::timestamptz FROM health_s s",
     )
-    + " RETURNING person_id) SELECT count(*) FROM u"
+    + " RETURNING person_id)"
 )
+_ONE_PG = "WITH " + _ONE_PG_CTES.format(when="TRUE") + " SELECT count(*) FROM health_u"  # noqa: S608
 
 
 def _one_pg(row: tuple[int, str, dt.datetime, dt.datetime], version: int) -> tuple[set[int], list[int]]:
     """``_many`` for one row on PostgreSQL."""
-    pid, ref, sampled_at, at = row
     with prepared_cursor() as cur:
-        cur.execute(_ONE_PG, [pid, ref, _db(sampled_at), _db(at), version, _db(sampled_at), _db(at), _db(at)])
+        cur.execute(_ONE_PG, _one_pg_params(row, version))
         [moved] = cur.fetchone()
+    pid = row[0]
     return (set() if moved else {pid}), ([pid] if moved else [])
+
+
+def _one_pg_params(row: tuple[int, str, dt.datetime, dt.datetime], version: int) -> list[Any]:
+    pid, ref, sampled_at, at = row
+    return [pid, ref, _db(sampled_at), _db(at), version, _db(sampled_at), _db(at), _db(at)]
+
+
+class LonePending:
+    """One pending sample written inside another app's statement, on PostgreSQL: the sampler station's
+    single scan (``testing.services.station_sql.scan_write``), which records the sample, the tube's count,
+    its idempotency row and this in one autocommitted statement, without a transaction around it.
+
+    The caller's statement guards its writes with ``GUARD`` (parameters ``guard_params``): true while the
+    lean write applies to this person (no sample of this reference yet, the status row absent or under
+    the rule version in force with an older latest sampling). When it is false the caller writes nothing
+    and takes its transactional path, which records the sample through ``samples_recorded``. It then
+    includes ``ctes(when)`` in its WITH (parameters ``cte_params``, ``when`` the caller's condition for
+    writing at all) and answers ``(SELECT count(*) FROM health_u)``, which it passes to ``done``.
+
+    Between the guard's snapshot and the upsert's row lock a concurrent write may move the status row
+    (a result arriving for the same person at the same moment): the upsert's own WHERE then leaves the
+    row alone, as in ``samples_recorded``, and ``done`` runs the full recomputation at once, in its own
+    transaction, since the caller's statement has committed already."""
+
+    GUARD = (
+        f"NOT EXISTS (SELECT 1 FROM {_STATUS} h WHERE h.person_id = %s AND NOT (h.rule_version = %s "  # noqa: S608
+        "AND (h.latest_sampled_at IS NULL OR h.latest_sampled_at < %s))) "
+        f"AND NOT EXISTS (SELECT 1 FROM {_SAMPLE} h WHERE h.person_id = %s AND h.sample_ref = %s)"
+    )
+
+    def __init__(self, *, person_id: int, sample_ref: str, sampled_at: dt.datetime, now: dt.datetime) -> None:
+        self.rules = selectors.current_rules()
+        self.row = (int(person_id), sample_ref, sampled_at, now)
+
+    @staticmethod
+    def ctes(when: str) -> str:
+        return _ONE_PG_CTES.format(when=when)
+
+    def guard_params(self) -> list[Any]:
+        pid, ref, sampled_at, _at = self.row
+        return [pid, self.rules.version, _db(sampled_at), pid, ref]
+
+    def cte_params(self) -> list[Any]:
+        return _one_pg_params(self.row, self.rules.version)
+
+    def done(self, moved: int) -> None:
+        """After the caller's statement wrote the sample: ``moved`` is its count of ``health_u``."""
+        pid, _ref, _sampled_at, at = self.row
+        if moved:
+            selectors.invalidate([pid])  # no transaction around: nobody read the old row in between
+            return
+        with transaction.atomic():
+            _recompute([pid], now=at, rules=self.rules)
 
 
 def _many(rows: list[tuple[int, str, dt.datetime, dt.datetime]], version: int) -> tuple[set[int], list[int]]:

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.services import Actor
 from health import selectors, services
@@ -188,7 +188,6 @@ def test_random_evidence_and_scans_agree(district, epi):
 
 
 def test_a_scan_is_one_statement_on_postgresql_and_two_elsewhere(district, django_assert_num_queries):
-    from django.db import connection
 
     known, new = (PersonFactory(area=district.household_a).pk for _ in range(2))
     services.results_recorded(items=[(known, "R1", "negative", True, T)], now=T + H)
@@ -223,3 +222,60 @@ def test_the_status_shows_the_pending_sample_at_once(district, django_capture_on
         T + 30 * H,
     )
     assert view.latest_negative_sampled_at == T and not StatusHistory.objects.filter(person_id=person).exists()
+
+
+# --- LonePending: the pending sample written inside the station's scan statement (PostgreSQL) --------
+
+pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the station's scan statement is PostgreSQL's")
+
+
+def _host(pending: Any, *, guarded: bool) -> tuple[int, int]:
+    """A caller's statement as the station's scan builds it, reduced to its guard: (guard held, the
+    status rows moved). ``guarded`` False stands for a concurrent write that moved the status row after
+    the guard's snapshot: the guard is not consulted and the upsert's own WHERE decides."""
+    from common.db import prepared_cursor
+
+    guard = pending.GUARD if guarded else "TRUE"
+    sql = (
+        f"WITH c AS (SELECT 1 AS id WHERE {guard}), {pending.ctes('EXISTS (SELECT 1 FROM c)')} "  # noqa: S608
+        "SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM health_u)"
+    )
+    with prepared_cursor() as cur:
+        cur.execute(sql, [*(pending.guard_params() if guarded else []), *pending.cte_params()])
+        held, moved = cur.fetchone()
+    return held, moved
+
+
+@pg_only
+@pytest.mark.parametrize("guarded", [True, False], ids=["guard", "race after the guard"])
+@pytest.mark.parametrize(
+    "scan", ["later", "at the latest sampling", "older than the latest", "the same reference again"]
+)
+@pytest.mark.parametrize("history", list(HISTORIES), ids=list(HISTORIES))
+def test_a_scan_inside_the_stations_statement_writes_what_the_full_recomputation_wrote(
+    district, epi, history, scan, guarded
+):
+    lean, ref = pair(district, HISTORIES[history], epi)
+    [(sample_ref, sampled, recorded)] = SCANS[scan]
+    at, now = T + sampled * H, T + recorded * H
+    reference(ref, sample_ref, at, now)
+    pending = services.LonePending(person_id=lean, sample_ref=sample_ref, sampled_at=at, now=now)
+    held, moved = _host(pending, guarded=guarded)
+    if held:
+        pending.done(moved)
+    else:  # the caller wrote nothing and takes its transactional path
+        services.samples_recorded(items=[(lean, sample_ref, at, now)])
+    assert snapshot(lean) == snapshot(ref)
+    # The guard lets through only what the lean write settles alone.
+    if guarded and held:
+        assert moved == 1
+
+
+@pg_only
+def test_the_guard_refuses_a_status_row_of_another_rule_version(district, epi, hq):
+    lean = PersonFactory(area=district.household_a).pk
+    services.results_recorded(items=[(lean, "R1", "negative", True, T)], now=T + H)
+    services.rules_update(actor=Actor(hq), changes={"pool_recheck_colour": "red"}, note="更严", now=T + H)
+    pending = services.LonePending(person_id=lean, sample_ref="S1", sampled_at=T + 30 * H, now=T + 30 * H)
+    assert _host(pending, guarded=True) == (0, 0)
+    assert not Sample.objects.filter(person_id=lean, sample_ref="S1").exists()

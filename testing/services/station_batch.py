@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,10 @@ def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime
     kind, key, site_id, barcode, code, id_number, green_channel, device_at), as ``station_submit`` would
     answer them in order, in one transaction."""
     try:
+        if len(items) == 1 and items[0]["kind"] == "sample" and connection.vendor == "postgresql":
+            answer = _lone_scan(actor, items[0], now)
+            if answer is not None:
+                return [answer]
         with transaction.atomic():
             # A lone submission (a single endpoint's) does not read its key first: a new key is the common
             # case, and a reused one ends in the key row's unique constraint below, like a race, unless
@@ -139,19 +144,8 @@ def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime, *, read_k
     tokens: dict[str, int | DomainError] = {}
     id_numbers: set[str] = set()
     for item in items:
-        if item["kind"] != "sample":
-            continue
-        if item["code"]:
-            raw = item["code"].strip()
-            if raw not in tokens:
-                try:
-                    tokens[raw] = health_port.person_id_from_sampling_token(raw, now=now)
-                except DomainError as exc:
-                    tokens[raw] = exc
-        elif item["id_number"]:
-            value = idnumber.normalize(item["id_number"])
-            if len(value) == 18:
-                id_numbers.add(value)
+        if item["kind"] == "sample":
+            _who(item, now, tokens, id_numbers)
     person_ids = {pid for pid in tokens.values() if isinstance(pid, int)}
     people = _people(sorted(person_ids), sorted(id_numbers), sorted(rounds), tubes) if person_ids or id_numbers else {}
     return _State(
@@ -167,29 +161,46 @@ def _read(actor: Actor, items: list[dict[str, Any]], now: dt.datetime, *, read_k
     )
 
 
+def _who(item: dict[str, Any], now: dt.datetime, tokens: dict[str, int | DomainError], id_numbers: set[str]) -> None:
+    """A scan's person: its sampling code read into ``tokens`` (the person's id, or why the code is
+    refused), or its typed ID number, when complete, added to ``id_numbers``."""
+    if item["code"]:
+        raw = item["code"].strip()
+        if raw not in tokens:
+            try:
+                tokens[raw] = health_port.person_id_from_sampling_token(raw, now=now)
+            except DomainError as exc:
+                tokens[raw] = exc
+    elif item["id_number"]:
+        value = idnumber.normalize(item["id_number"])
+        if len(value) == 18:
+            id_numbers.add(value)
+
+
 def _tubes(user: Any, barcodes: list[str], rounds: dict[int, Round], *, may_sample: bool) -> dict[str, _Tube]:
-    """The named tubes, locked in id order (two batches over the same tubes wait, never deadlock), each
-    with whether this sampler may use it, as ``get_tube_for_sampler`` decides."""
-    out = {}
-    for t in sql.locked_tubes(user.pk, barcodes, rounds):
-        if t.site_id is not None:
-            reachable = t.is_staffed and may_sample
-        else:  # a home tube (no site): rare at a station, one query each
-            reachable = home_tube_is_teams(user, Tube(id=t.pk, round_id=t.rnd.pk, opened_by_id=t.opened_by_id))
-        out[t.barcode] = _Tube(
-            pk=t.pk,
-            barcode=t.barcode,
-            rnd=t.rnd,
-            site_id=t.site_id,
-            site_laboratory_id=t.site_laboratory_id,
-            pool_size=t.pool_size,
-            member_count=t.member_count,
-            status=t.status,
-            reachable=reachable,
-            laboratory_id=t.laboratory_id,
-            sealed_at=t.sealed_at,
-        )
-    return out
+    """The named tubes, locked in id order (two batches over the same tubes wait, never deadlock)."""
+    return {t.barcode: _tube(user, t, may_sample=may_sample) for t in sql.locked_tubes(user.pk, barcodes, rounds)}
+
+
+def _tube(user: Any, t: sql.TubeRow, *, may_sample: bool) -> _Tube:
+    """A tube as read, with whether this sampler may use it, as ``get_tube_for_sampler`` decides."""
+    if t.site_id is not None:
+        reachable = t.is_staffed and may_sample
+    else:  # a home tube (no site): rare at a station, one query each
+        reachable = home_tube_is_teams(user, Tube(id=t.pk, round_id=t.rnd.pk, opened_by_id=t.opened_by_id))
+    return _Tube(
+        pk=t.pk,
+        barcode=t.barcode,
+        rnd=t.rnd,
+        site_id=t.site_id,
+        site_laboratory_id=t.site_laboratory_id,
+        pool_size=t.pool_size,
+        member_count=t.member_count,
+        status=t.status,
+        reachable=reachable,
+        laboratory_id=t.laboratory_id,
+        sealed_at=t.sealed_at,
+    )
 
 
 def _people(
@@ -198,11 +209,14 @@ def _people(
     """The people named by codes (anyone) or typed ID numbers (their territory is checked per round when
     the submission is answered), with their samples in the batch's rounds and their green-channel
     pre-registrations, in one statement."""
+    return _people_of(sql.people_rows(person_ids, id_numbers, rounds), tubes)
+
+
+def _people_of(rows: list[tuple[Any, ...]], tubes: dict[str, _Tube]) -> dict[int, _Person]:
+    """The people of ``station_sql.people_rows``' rows."""
     barcode_of = {t.pk: t.barcode for t in tubes.values()}
     out: dict[int, _Person] = {}
-    for pid, name, area_path, id_number, round_id, tube_id, green_round in sql.people_rows(
-        person_ids, id_numbers, rounds
-    ):
+    for pid, name, area_path, id_number, round_id, tube_id, green_round in rows:
         p = out.get(pid)
         if p is None:
             p = out[pid] = _Person(pid, name, area_path, id_number)
@@ -213,6 +227,72 @@ def _people(
         if green_round is not None:
             p.green_rounds.add(green_round)
     return out
+
+
+# --- a single scan on PostgreSQL: two statements, no transaction ---------------------------------
+
+
+def _lone_scan(actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[int, dict[str, Any]] | None:
+    """A station's single scan (the common request at a live station), answered as the batch path
+    answers it, in one read and one write instead of a transaction of four statements and its BEGIN and
+    COMMIT: the tube and the person are read without a lock (``station_sql.scan_facts``), the scan is
+    checked by the same ``_answer``, and the write (``station_sql.scan_write``) moves the tube's count
+    only if the tube still stands as read, like a compare-and-set, together with the sample, the key's
+    answer and the health app's pending sample. None when the tube changed in between (another scan
+    into the same tube) or the health app's lean write does not apply: nothing was written, and the
+    locked path answers. A refusal writes its key's answer alone; a reused key or a race on a unique
+    constraint raises IntegrityError as on the locked path."""
+    tokens: dict[str, int | DomainError] = {}
+    id_numbers: set[str] = set()
+    _who(item, now, tokens, id_numbers)
+    barcode = (item["barcode"] or "").strip()
+    person_id = next((pid for pid in tokens.values() if isinstance(pid, int)), None)
+    id_number = next(iter(id_numbers), None)
+    if not barcode or not (person_id or id_number):
+        return None  # refused before the tube is touched, or for want of a person: the batch path says why
+    user = actor.user
+    found, people_rows = sql.scan_facts(user.pk, barcode, person_id=person_id, id_number=id_number, rounds={})
+    if found is None:
+        return None
+    may_sample = not scope_for(user, Cap.TESTING_SAMPLE).is_empty
+    tubes = {found.barcode: _tube(user, found, may_sample=may_sample)}
+    people = _people_of(people_rows, tubes)
+    state = _State(
+        actor=actor,
+        now=now,
+        keys={},
+        tubes=tubes,
+        sites={},
+        people=people,
+        by_id_number={p.id_number: p for p in people.values()},
+        tokens=tokens,
+        keys_read=False,
+    )
+    status, answer = _answer(state, item)
+    at = connection.ops.adapt_datetimefield_value(now)
+    keys = [(user.pk, key, fp, code, json.dumps(body), at) for key, fp, code, body in state.new_keys]
+    # In a transaction (a test's), a failed statement would abort it: a savepoint keeps it usable.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        if not state.samples:
+            if keys:
+                sql.write(new_tubes=[], tube_updates=[], samples=[], keys=keys)
+            return status, answer
+        [(tube, person, row)] = state.samples
+        pending = health_port.lone_pending(
+            person_id=person.pk, sample_ref=health_port.sample_ref(tube.barcode, person.pk), sampled_at=now, now=now
+        )
+        written, moved = sql.scan_write(
+            tube_id=tube.pk,
+            count=tube.member_count,
+            status=str(TubeStatus.OPEN),
+            sample=_sample_row(tube, person, row, user.pk, at),
+            key=keys[0],
+            pending=pending,
+        )
+    if not written:
+        return None
+    pending.done(moved)
+    return status, answer
 
 
 # --- step 2: every submission answered in order ---------------------------------------------------
@@ -408,21 +488,7 @@ def _write(state: _State) -> None:
             if t.is_changed and not t.is_new
         ],
         samples=[
-            (
-                tube.pk,
-                tube.barcode,
-                person.pk,
-                tube.rnd.pk,
-                tube.site_id,
-                person.area_path,
-                at,
-                adapt(row["device_at"]),
-                row["is_clock_skewed"],
-                row["is_green_channel"],
-                row["is_repeat_in_round"],
-                row["by_id_number"],
-                user.pk,
-            )
+            (tube.pk, tube.barcode, *_sample_row(tube, person, row, user.pk, at)[1:])
             for tube, person, row in state.samples
         ],
         keys=[(user.pk, key, fp, status, json.dumps(answer), at) for key, fp, status, answer in state.new_keys],
@@ -439,4 +505,22 @@ def _write(state: _State) -> None:
         items=[
             (person.pk, health_port.sample_ref(tube.barcode, person.pk), now, now) for tube, person, _ in state.samples
         ]
+    )
+
+
+def _sample_row(tube: _Tube, person: _Person, row: dict[str, Any], user_id: int, at: Any) -> tuple[Any, ...]:
+    """A sample's ``station_sql.SAMPLE_COLUMNS``."""
+    return (
+        tube.pk,
+        person.pk,
+        tube.rnd.pk,
+        tube.site_id,
+        person.area_path,
+        at,
+        connection.ops.adapt_datetimefield_value(row["device_at"]),
+        row["is_clock_skewed"],
+        row["is_green_channel"],
+        row["is_repeat_in_round"],
+        row["by_id_number"],
+        user_id,
     )

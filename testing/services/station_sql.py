@@ -141,18 +141,26 @@ class TubeRow:
 
 
 @cache
-def _tubes_sql(pg: bool, one: bool) -> str:
+def _tube_columns_and_tables() -> tuple[str, str]:
+    """The select list of a tube as ``TubeRow`` reads it (its first parameter the user, for whether they
+    staff its site) and the tables it names (``t`` the tube)."""
     tube, site, staff, rnd = (m._meta.db_table for m in (Tube, Site, SiteStaff, Round))
+    columns = (
+        "t.id, t.barcode, t.site_id, t.pool_size, t.member_count, t.status, t.laboratory_id, t.sealed_at, "  # noqa: S608
+        f"t.opened_by_id, s.laboratory_id, EXISTS (SELECT 1 FROM {staff} ss WHERE ss.site_id = t.site_id "
+        f"AND ss.user_id = %s), {_ROUND_COLUMNS}"
+    )
+    return columns, f"{tube} t JOIN {rnd} r ON r.id = t.round_id LEFT JOIN {site} s ON s.id = t.site_id"
+
+
+@cache
+def _tubes_sql(pg: bool, one: bool) -> str:
     among = "= %s" if one else "= ANY(%s::text[])" if pg else "IN ({marks})"
     # Locked in id order, so two batches over the same tubes wait for each other instead of deadlocking.
     # SQLite has no row locks: a write transaction holds the whole database.
     lock = " FOR UPDATE OF t" if pg else ""
-    return (
-        "SELECT t.id, t.barcode, t.site_id, t.pool_size, t.member_count, t.status, t.laboratory_id, t.sealed_at, "  # noqa: S608
-        f"t.opened_by_id, s.laboratory_id, EXISTS (SELECT 1 FROM {staff} ss WHERE ss.site_id = t.site_id "
-        f"AND ss.user_id = %s), {_ROUND_COLUMNS} FROM {tube} t JOIN {rnd} r ON r.id = t.round_id "
-        f"LEFT JOIN {site} s ON s.id = t.site_id WHERE t.barcode {among} ORDER BY t.id{lock}"
-    )
+    columns, tables = _tube_columns_and_tables()
+    return f"SELECT {columns} FROM {tables} WHERE t.barcode {among} ORDER BY t.id{lock}"  # noqa: S608
 
 
 def locked_tubes(user_id: int, barcodes: list[str], rounds: dict[int, Round]) -> list[TubeRow]:
@@ -167,24 +175,25 @@ def locked_tubes(user_id: int, barcodes: list[str], rounds: dict[int, Round]) ->
         sql, params = sql.format(marks=_marks(len(barcodes))), [user_id, *barcodes]
     with prepared_cursor() as cur:
         cur.execute(sql, params)
-        rows = cur.fetchall()
-    return [
-        TubeRow(
-            pk=row[0],
-            barcode=row[1],
-            site_id=row[2],
-            pool_size=row[3],
-            member_count=row[4],
-            status=row[5],
-            laboratory_id=row[6],
-            sealed_at=_aware(row[7]),
-            opened_by_id=row[8],
-            site_laboratory_id=row[9],
-            is_staffed=bool(row[10]),
-            rnd=_round(row[11:], rounds),
-        )
-        for row in rows
-    ]
+        return [_tube_row(row, rounds) for row in cur.fetchall()]
+
+
+def _tube_row(row: tuple[Any, ...], rounds: dict[int, Round]) -> TubeRow:
+    """The TubeRow of ``_tubes_sql``'s columns."""
+    return TubeRow(
+        pk=row[0],
+        barcode=row[1],
+        site_id=row[2],
+        pool_size=row[3],
+        member_count=row[4],
+        status=row[5],
+        laboratory_id=row[6],
+        sealed_at=_aware(row[7]),
+        opened_by_id=row[8],
+        site_laboratory_id=row[9],
+        is_staffed=bool(row[10]),
+        rnd=_round(row[11:18], rounds),
+    )
 
 
 def people_rows(person_ids: list[int], id_numbers: list[str], rounds: list[int]) -> list[tuple[Any, ...]]:
@@ -218,6 +227,35 @@ def people_rows(person_ids: list[int], id_numbers: list[str], rounds: list[int])
     with prepared_cursor() as cur:
         cur.execute(sql, [*round_params, *round_params, *params])
         return list(cur.fetchall())
+
+
+@cache
+def _scan_sql(by_id_number: bool) -> str:
+    person, sample, prereg = (m._meta.db_table for m in (Person, Sample, PreRegistration))
+    columns, tables = _tube_columns_and_tables()
+    who = "p.id_number = %s" if by_id_number else "p.id = %s"
+    per_person = "WHERE person_id = p.id AND round_id = t.round_id"
+    return (
+        f"SELECT {columns}, p.id, p.name, p.area_path, p.id_number, ps.round_id, ps.tube_id, g.round_id "  # noqa: S608
+        f"FROM {tables} LEFT JOIN {person} p ON {who} "
+        f"LEFT JOIN LATERAL (SELECT round_id, tube_id FROM {sample} {per_person} OFFSET 0) ps ON TRUE "
+        f"LEFT JOIN LATERAL (SELECT round_id FROM {prereg} {per_person} AND needs_green_channel OFFSET 0) g "
+        "ON TRUE WHERE t.barcode = %s"
+    )
+
+
+def scan_facts(
+    user_id: int, barcode: str, *, person_id: int | None, id_number: str | None, rounds: dict[int, Round]
+) -> tuple[TubeRow | None, list[tuple[Any, ...]]]:
+    """A single scan's reads on PostgreSQL, in one statement and not locked (``scan_write`` checks what
+    it relies on): the tube of the barcode as ``locked_tubes`` reads it, and the ``people_rows`` of the
+    person of this id or ID number in the tube's round (none when the tube or the person is unknown)."""
+    with prepared_cursor() as cur:
+        cur.execute(_scan_sql(id_number is not None), [user_id, id_number or person_id, barcode])
+        rows = cur.fetchall()
+    if not rows:
+        return None, []
+    return _tube_row(rows[0], rounds), [row[18:] for row in rows if row[18] is not None]
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -391,3 +429,37 @@ def _write_pg(
         cur.execute(text, params)
         rows = cur.fetchall() if new_tubes else []
     return {barcode: pk for pk, barcode in rows}
+
+
+@cache
+def _scan_write_sql(guard: str, health_ctes: str) -> str:
+    tube, sample, key = (m._meta.db_table for m in (Tube, Sample, IdempotentRequest))
+    written = "WHERE EXISTS (SELECT 1 FROM c)"
+    return (
+        f"WITH c AS (UPDATE {tube} SET member_count = %s WHERE id = %s AND member_count = %s AND status = %s "  # noqa: S608
+        f"AND {guard} RETURNING id), "
+        f"new_samples AS (INSERT INTO {sample} ({_names(SAMPLE_COLUMNS)}) "
+        f"SELECT * FROM {_source(SAMPLE_COLUMNS, _ONE)} {written}), "
+        f"new_keys AS (INSERT INTO {key} ({_names(KEY_COLUMNS)}) "
+        f"SELECT * FROM {_source(KEY_COLUMNS, _ONE)} {written}), "
+        f"{health_ctes} SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM health_u)"
+    )
+
+
+def scan_write(
+    *, tube_id: int, count: int, status: str, sample: tuple[Any, ...], key: tuple[Any, ...], pending: Any
+) -> tuple[bool, int]:
+    """A single scan's writes on PostgreSQL in one autocommitted statement: the tube's count moved from
+    ``count - 1`` to ``count``, its sample (``SAMPLE_COLUMNS``), the key's answer (``KEY_COLUMNS``) and
+    the health app's pending sample (``pending``, a ``health_port.lone_pending``), all or nothing.
+
+    The tube was read without a lock (``scan_facts``), so the count moves only if the tube still stands
+    as read (the same count, still ``status``) and the health app's premise for its lean write still
+    holds; otherwise nothing is written and the answer is (False, 0), for the caller to take the locked
+    path. (written, the count of status rows the health part moved)."""
+    text = _scan_write_sql(pending.GUARD, pending.ctes("EXISTS (SELECT 1 FROM c)"))
+    params = [count, tube_id, count - 1, status, *pending.guard_params(), *sample, *key, *pending.cte_params()]
+    with prepared_cursor() as cur:
+        cur.execute(text, params)
+        changed, moved = cur.fetchone()
+    return bool(changed), int(moved)

@@ -336,3 +336,85 @@ def test_a_batch_answers_and_records_what_the_same_submissions_one_by_one_would(
         "sampled_twice",
         "clock_skew",
     }, seen
+
+
+# --- a single scan on PostgreSQL: one read, one write, no transaction (station_batch._lone_scan) ----
+
+pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the single scan's own path is PostgreSQL's")
+
+
+@pytest.fixture
+def scan_writes(monkeypatch: Any) -> list[tuple[bool, int]]:
+    """What each single scan's write answered: (written, status rows moved)."""
+    from testing.services import station_sql
+
+    seen: list[tuple[bool, int]] = []
+    real = station_sql.scan_write
+
+    def spy(**kwargs: Any) -> tuple[bool, int]:
+        seen.append(real(**kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(station_sql, "scan_write", spy)
+    return seen
+
+
+@pg_only
+def test_a_single_scan_whose_tube_moved_after_its_read_writes_nothing_and_takes_the_locked_path(
+    station, site, sampler, person_a, person_b, monkeypatch, scan_writes
+):
+    """Two stations' scans into one tube at the same moment: the second read the tube before the first
+    wrote. Its write finds another count and writes nothing; the locked path answers with the tube as it
+    now stands."""
+    from testing.services import station_sql
+
+    post(station, "tubes", {"key": "race-open-01", "site_id": site.pk, "barcode": "T0001"})
+    real = station_sql.scan_facts
+
+    def read_then_the_other_station_scans(*args: Any, **kwargs: Any) -> Any:
+        facts = real(*args, **kwargs)
+        if not Sample.objects.exists():
+            item = {"kind": "sample", "key": "race-other-01", "barcode": "T0001", "code": token(person_b)}
+            item |= {"site_id": None, "id_number": None, "green_channel": False, "device_at": None}
+            services.station_submit(actor=Actor(sampler), item=item, now=NOW)
+        return facts
+
+    monkeypatch.setattr(station_sql, "scan_facts", read_then_the_other_station_scans)
+    body = {"key": "race-samp-01", "barcode": "T0001", "code": token(person_a)}
+    r = post(station, "samples", body)
+    assert r.status_code == 200 and r.json()["count"] == 2
+    assert scan_writes == [(False, 0)]
+    assert Tube.objects.get().member_count == 2 and Sample.objects.count() == 2
+    assert HealthSample.objects.count() == 2 and IdempotentRequest.objects.filter(key="race-samp-01").count() == 1
+    assert post(station, "samples", body).json() == {**r.json(), "replayed": True}
+
+
+@pg_only
+def test_a_single_scan_of_someone_whose_status_awaits_new_rules_is_recomputed_in_full(
+    station, site, hq, person_a, scan_writes
+):
+    from health.selectors import current_rules
+    from health.services import results_recorded, rules_update
+
+    results_recorded(items=[(person_a.pk, "R1", "positive", True, NOW - dt.timedelta(days=1))], now=NOW)
+    rules_update(actor=Actor(hq), changes={"pool_recheck_colour": "red"}, note="更严", now=NOW)  # not recomputed
+    post(station, "tubes", {"key": "rule-open-01", "site_id": site.pk, "barcode": "T0001"})
+    r = post(station, "samples", {"key": "rule-samp-01", "barcode": "T0001", "code": token(person_a)})
+    assert r.status_code == 200 and scan_writes == [(False, 0)]
+    status = HealthStatus.objects.get(person=person_a)
+    assert (status.rule_version, status.colour, status.latest_result) == (current_rules().version, "red", "pending")
+
+
+@pg_only
+def test_single_scans_write_once_and_are_answered_as_the_locked_path_answers(
+    station, site, person_a, person_b, scan_writes
+):
+    post(station, "tubes", {"key": "ok-open-01", "site_id": site.pk, "barcode": "T0001"})
+    answers = [
+        post(station, "samples", {"key": key, "barcode": "T0001", "code": token(p)}).json()
+        for key, p in (("ok-samp-01", person_a), ("ok-samp-02", person_b), ("ok-samp-03", person_a))
+    ]
+    assert [a["count"] for a in answers[:2]] == [1, 2] and answers[2]["code"] == "person_in_tube"
+    assert scan_writes == [(True, 1), (True, 1)]  # the refusal stored its answer alone
+    assert IdempotentRequest.objects.filter(key__startswith="ok-samp").count() == 3
+    assert HealthStatus.objects.get(person=person_b).latest_result == "pending"
