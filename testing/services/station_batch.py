@@ -282,7 +282,7 @@ def _lone_scan(actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[in
             person_id=person.pk, sample_ref=health_port.sample_ref(tube.barcode, person.pk), sampled_at=now, now=now
         )
         written, moved = sql.scan_write(
-            tube_id=tube.pk,
+            tube_id=found.pk,
             count=tube.member_count,
             status=str(TubeStatus.OPEN),
             sample=_sample_row(tube, person, row, user.pk, at),
