@@ -1,12 +1,10 @@
 """The check-in write path: kept lean, since it is the one path that takes a surge.
 
-Per request: the cached code and status reads, then one statement on PostgreSQL (see checkin_sql)
-that writes the idempotency row and the check-ins and reads the subject's recent check-ins as they
-stood before, for the abuse checks; SQLite reads, then writes. A check-in the checks flag (rare) is
-marked by a second statement right after: a crash of the app server in between leaves it recorded
-and answered, unflagged. Flags only send a check-in to review and never change a colour. The
-check-in rows are their own audit trail (who scanned, which device or account, when, where, the
-status shown), so no separate audit row is written per scan; that would double the hottest write.
+Per request: the cached code and status reads, one indexed read of the subject's recent check-ins
+(abuse checks), and one write of the idempotency row and the check-ins (one statement on
+PostgreSQL; see checkin_sql). The check-in rows are their own audit trail (who scanned, which
+device or account, when, where, the status shown), so no separate audit row is written per scan;
+that would double the hottest write.
 """
 
 from __future__ import annotations
@@ -46,21 +44,18 @@ def _check_key(client_key: str) -> str:
     return client_key
 
 
-def _recent(*, method: str, account_id: int | None, person_id: int, now: dt.datetime) -> checkin_sql.Recent | None:
-    """What the abuse checks read of the subject's recent check-ins (none for companions): the scanning
-    account's, or the person's at a sentinel."""
-    if method == Method.COMPANION:
-        return None
-    subject = ("account_id", account_id) if method == Method.SCAN else ("person_id", person_id)
-    limit = int(settings.FANGYI["CHECKIN_MAX_PER_MINUTE"])
-    return checkin_sql.Recent(*subject, since=now - dt.timedelta(hours=6), until=now, limit=limit)
+def _abuse_flag(*, subject: tuple[str, int | None], entrance: EntranceInfo, now: dt.datetime) -> str:
+    """ "burst" or "far_apart" when the subject's recent check-ins make this one suspicious.
 
-
-def _abuse_flag(recent: list[tuple[dt.datetime, int]], *, limit: int, entrance: EntranceInfo, now: dt.datetime) -> str:
-    """ "burst" or "far_apart" when the subject's recent check-ins (newest first, at most ``limit``)
-    make this one suspicious. The previous venue's position comes from the cached venue locations (a
-    join made PostgreSQL plan every partition against the venue table on each scan)."""
+    One indexed read of the subject's latest check-ins, without a join: the previous venue's
+    position comes from the cached venue locations (a join made PostgreSQL plan every partition
+    against the venue table on each scan)."""
     policy = settings.FANGYI
+    limit = int(policy["CHECKIN_MAX_PER_MINUTE"])
+    column, value = subject
+    recent = checkin_sql.recent_checkins(
+        column=column, value=value, since=now - dt.timedelta(hours=6), until=now, limit=limit
+    )
     if len(recent) >= limit and recent[limit - 1][0] > now - dt.timedelta(minutes=1):
         return "burst"
     if recent and entrance.latitude is not None and recent[0][1] != entrance.venue_id:
@@ -86,10 +81,8 @@ def _replay(client_key: str, account_id: int | None) -> CheckinOutcome:
     return CheckinOutcome(scan_key=request.scan_key, replayed=True, rows=scan_rows(request.scan_key, account_id))
 
 
-def _write(
-    request: CheckinRequest, rows: list[CheckIn], recent: checkin_sql.Recent | None
-) -> list[tuple[dt.datetime, int]]:
-    return checkin_sql.insert_checkins(request, rows, recent)
+def _write(request: CheckinRequest, rows: list[CheckIn]) -> None:
+    checkin_sql.insert_checkins(request, rows)
 
 
 def checkin_record(
@@ -114,6 +107,10 @@ def checkin_record(
     views = health_selectors.status_views(ids, now=now)
     if len(views) != len(ids):
         raise NotFound("person_not_found", _("No such person."))
+    flag = ""
+    if method != Method.COMPANION:
+        subject = ("account_id", account_id) if method == Method.SCAN else ("person_id", ids[0])
+        flag = _abuse_flag(subject=subject, entrance=entrance, now=now)
     rows = []
     for pid in ids:
         view = views[pid]
@@ -133,12 +130,13 @@ def checkin_record(
                 reason_code=reason,
                 badge=view.badge,
                 verdict=verdict,
+                is_flagged=bool(flag),
+                flag_reason=flag,
             )
         )
     request = CheckinRequest(client_key=client_key, scan_key=scan_key, account_id=account_id, created_at=now)
-    recent = _recent(method=method, account_id=account_id, person_id=ids[0], now=now)
     try:
-        before = _write(request, rows, recent)
+        _write(request, rows)
     except IntegrityError as exc:
         if "no partition" not in str(exc):
             # The client key won a race with a concurrent retry: answer what that one recorded.
@@ -146,12 +144,7 @@ def checkin_record(
         # The day's partition is missing (the maintenance job did not run): create it and retry.
         day = now.astimezone(partitions.local_zone()).date()
         partitions.ensure_partitions(day, day + dt.timedelta(days=1))
-        before = _write(request, rows, recent)
-    flag = _abuse_flag(before, limit=recent.limit, entrance=entrance, now=now) if recent is not None else ""
-    if flag:  # rare: the rows are marked in a second statement, right after
-        checkin_sql.flag_checkins(rows, flag)
-        for row in rows:
-            row.is_flagged, row.flag_reason = True, flag
+        _write(request, rows)
     from venues.selectors.checkins import scan_rows
 
     return CheckinOutcome(

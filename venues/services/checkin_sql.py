@@ -1,15 +1,14 @@
 """The SQL of the check-in hot path: the abuse check's read and the write, without the ORM.
 
-Every scan runs them, so they are plain statements on Django's connection. Measured in-process
+Every scan runs these two, so they are plain statements on Django's connection. Measured in-process
 (bench/venues_checkin_profile.py), the ORM spent about 0.7 ms of CPU building the read that SQLite
 answers in 0.1 ms, and the save + bulk_create + atomic of the write about as much again: more than
 the rest of the check-in together. Columns come from the models' fields and values go through the
 fields' own database preparation, so types and column names cannot drift from the models.
 
-On PostgreSQL a check-in is one statement (data-modifying WITHs insert the retry key and the
-check-ins, and a plain WITH reads the subject's recent check-ins for the abuse checks): atomic by
-itself, committed before it returns when no transaction is open, one round trip instead of five (the
-read, BEGIN, two INSERTs, COMMIT). SQLite has no data-modifying WITH; there the read comes first and
+On PostgreSQL the write is one statement (a data-modifying WITH inserts the retry key, the main
+INSERT the check-ins): atomic by itself, committed before it returns when no transaction is open,
+one round trip instead of four (BEGIN, two INSERTs, COMMIT). SQLite has no data-modifying WITH; there
 the two INSERTs run in one IMMEDIATE transaction.
 
 Durability (issue 4 item 11). On PostgreSQL that statement, when it is its own transaction, commits
@@ -27,7 +26,6 @@ in WAL mode with synchronous=NORMAL already makes the same trade for every trans
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -44,41 +42,19 @@ _RECENT = (
 _SUBJECTS = {"account_id", "person_id"}
 
 
-@dataclass(frozen=True)
-class Recent:
-    """The subject's own check-ins (companions excluded) in [since, until], newest first, at most
-    ``limit``: what the abuse checks read. The indexes (account_id, checked_in_at) and (person_id,
-    checked_in_at) answer it."""
-
-    column: str  # "account_id" or "person_id"
-    value: int | None
-    since: dt.datetime
-    until: dt.datetime
-    limit: int
-
-    def __post_init__(self) -> None:
-        if self.column not in _SUBJECTS:
-            raise ValueError(self.column)
-
-    def sql(self) -> tuple[str, list[Any]]:
-        ops = connections[DEFAULT_DB_ALIAS].ops  # the wrapper itself: each ``connection.x`` is a thread-local look-up
-        at = ops.adapt_datetimefield_value
-        return _RECENT.format(column=self.column), [
-            self.value,
-            at(self.since),
-            at(self.until),
-            Method.COMPANION,
-            self.limit,
-        ]
-
-
-def recent_checkins(recent: Recent) -> list[tuple[dt.datetime, int]]:
-    """(time, venue id) of ``recent``'s check-ins, newest first, read alone (SQLite's way)."""
-    if recent.value is None:
+def recent_checkins(
+    *, column: str, value: int | None, since: dt.datetime, until: dt.datetime, limit: int
+) -> list[tuple[dt.datetime, int]]:
+    """(time, venue id) of the subject's own check-ins (companions excluded) in [since, until], newest
+    first: the indexes (account_id, checked_in_at) and (person_id, checked_in_at) answer it."""
+    if column not in _SUBJECTS:
+        raise ValueError(column)
+    if value is None:
         return []
-    sql, params = recent.sql()
+    ops = connections[DEFAULT_DB_ALIAS].ops  # the wrapper itself: each ``connection.x`` is a thread-local look-up
+    params = [value, ops.adapt_datetimefield_value(since), ops.adapt_datetimefield_value(until), Method.COMPANION]
     with prepared_cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(_RECENT.format(column=column), [*params, limit])
         rows = cur.fetchall()
     return [(_aware(at), venue_id) for at, venue_id in rows]
 
@@ -102,16 +78,9 @@ def _values(obj: Any, fields: tuple[Field[Any, Any], ...], params: list[Any], co
     return "(" + ", ".join(["%s"] * len(fields)) + ")"
 
 
-def insert_checkins(
-    request: CheckinRequest, rows: list[CheckIn], recent: Recent | None
-) -> list[tuple[dt.datetime, int]]:
-    """INSERT the retry key and the check-ins, all or nothing, and answer ``recent``'s check-ins as they
-    stood before (none when it is None). A reused key or a missing partition raises IntegrityError and
-    writes nothing.
-
-    On PostgreSQL the read rides in the write's statement (a WITH reads the snapshot the statement
-    started from, so the new rows are not among them): one round trip for a check-in. SQLite reads
-    first, then writes."""
+def insert_checkins(request: CheckinRequest, rows: list[CheckIn]) -> None:
+    """INSERT the retry key and the check-ins, all or nothing. A reused key or a missing partition
+    raises IntegrityError and writes nothing."""
     connection = connections[DEFAULT_DB_ALIAS]
     req_fields, req_cols = _columns(CheckinRequest)
     row_fields, row_cols = _columns(CheckIn)
@@ -122,58 +91,23 @@ def insert_checkins(
     # Only names from the models and placeholders go into the text; every value is a parameter.
     insert_request = f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) VALUES {req_values}"  # noqa: S608
     insert_rows = f"INSERT INTO {CheckIn._meta.db_table} ({row_cols}) VALUES {row_values}"  # noqa: S608
-    if connection.vendor != "postgresql":
-        before = recent_checkins(recent) if recent is not None else []
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(insert_request, req_params)
-            cur.execute(insert_rows, row_params)
-        return before
-    if connection.in_atomic_block:
-        request_part = insert_request
-    else:
-        # set_config(..., true) is SET LOCAL: it lasts until this statement's own transaction ends,
-        # and that transaction's commit reads it. A data-modifying WITH always runs, once.
-        request_part = (
-            f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) "  # noqa: S608
-            f"SELECT {', '.join(['%s'] * len(req_fields))} "
-            "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit"
-        )
-    sql, params = f"WITH request AS ({request_part})", req_params
-    if recent is not None and recent.value is not None:
-        read, read_params = recent.sql()
-        sql, params = f"{sql}, recent AS ({read}), new_rows AS ({insert_rows}) {_FROM_RECENT}", [
-            *params,
-            *read_params,
-            *row_params,
-        ]
-    else:
-        sql, params = f"{sql} {insert_rows}", [*params, *row_params]
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cur:  # a savepoint: a failure keeps the outer one
-            cur.execute(sql, params)
-            found = cur.fetchall() if recent is not None and recent.value is not None else []
-    else:
-        with prepared_cursor() as cur:  # autocommit: committed (without the flush wait) on return
-            cur.execute(sql, params)
-            found = cur.fetchall() if recent is not None and recent.value is not None else []
-    return [(_aware(at), venue_id) for at, venue_id in found]
-
-
-_FROM_RECENT = "SELECT checked_in_at, venue_id FROM recent ORDER BY checked_in_at DESC"
-
-
-def flag_checkins(rows: list[CheckIn], reason: str) -> None:
-    """Mark a scan's check-ins, just written, as flagged for review (on PostgreSQL, when no transaction
-    is open, committed without the flush wait, as the check-ins were)."""
-    table = CheckIn._meta.db_table
-    connection = connections[DEFAULT_DB_ALIAS]
-    lazy = connection.vendor == "postgresql" and not connection.in_atomic_block
-    tail = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit" if lazy else ""
-    at = connection.ops.adapt_datetimefield_value(rows[0].checked_in_at)
-    marks = ", ".join(["%s"] * len(rows))
-    with connection.cursor() as cur:
-        cur.execute(
-            f"UPDATE {table} SET is_flagged = %s, flag_reason = %s{tail} "  # noqa: S608
-            f"WHERE person_id IN ({marks}) AND checked_in_at = %s AND scan_key = %s",
-            [True, reason, *(r.person_id for r in rows), at, rows[0].scan_key],
-        )
+    if connection.vendor == "postgresql":
+        if connection.in_atomic_block:
+            sql, params = f"WITH request AS ({insert_request}) {insert_rows}", req_params + row_params
+            with transaction.atomic(), connection.cursor() as cur:  # a savepoint: a failure keeps the outer one
+                cur.execute(sql, params)
+        else:
+            # set_config(..., true) is SET LOCAL: it lasts until this statement's own transaction ends,
+            # and that transaction's commit reads it. A data-modifying WITH always runs, once.
+            lazy_request = (
+                f"INSERT INTO {CheckinRequest._meta.db_table} ({req_cols}) "  # noqa: S608
+                f"SELECT {', '.join(['%s'] * len(req_fields))} "
+                "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_commit"
+            )
+            sql, params = f"WITH request AS ({lazy_request}) {insert_rows}", req_params + row_params
+            with prepared_cursor() as cur:  # autocommit: committed (without the flush wait) on return
+                cur.execute(sql, params)
+        return
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(insert_request, req_params)
+        cur.execute(insert_rows, row_params)
