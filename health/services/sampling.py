@@ -1,7 +1,8 @@
 """A person sampled (pending result): the sampler station's write into the health app, kept lean.
 
 A scan costs two statements here, one on PostgreSQL (both as one WITH): an INSERT of the pending sample
-and an upsert of the person's status row that moves its latest-sampling fields only.
+and an upsert of the person's status row that moves its latest-sampling fields only. The station's
+single scan on PostgreSQL carries that WITH inside its own statement (``LonePending``).
 ``samples_recorded`` does the same for many people at once (the station's batch endpoint: the 10 people
 of a tube in the same two statements).
 
