@@ -19,6 +19,10 @@ The tube row locks serialise this with every other writer of those tubes. What a
 barcode, a key or a person-in-tube pair inserted by another connection after step 1) ends in a unique
 constraint: the batch's writes are then undone and it runs again through ``station_submit`` one
 submission at a time, which settles such races one submission at a time as before.
+
+A lone scan on PostgreSQL (the request a live station sends most) takes a shorter way with the same
+checks: ``_lone_scan``, one read and one write without a transaction, the write a compare-and-set on the
+tube's count; whenever that does not settle it, nothing is written and this path answers.
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ class _State:
 def station_batch(*, actor: Actor, items: list[dict[str, Any]], now: dt.datetime) -> list[tuple[int, dict[str, Any]]]:
     """(status, answer) for every submission of ``items`` (dicts with the fields of a station submission:
     kind, key, site_id, barcode, code, id_number, green_channel, device_at), as ``station_submit`` would
-    answer them in order, in one transaction."""
+    answer them in order, in one transaction (a lone scan on PostgreSQL: ``_lone_scan``)."""
     try:
         if len(items) == 1 and items[0]["kind"] == "sample" and connection.vendor == "postgresql":
             answer = _lone_scan(actor, items[0], now)
