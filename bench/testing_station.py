@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from serving import start_server  # bench/serving.py
+from serving import cpu_of, cpu_spent, machine_busy, start_server  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432/fangyi_bench_testing"
@@ -118,36 +118,14 @@ end
 """
 
 
-def _cpu_of(match: Callable[[str, int, str], bool]) -> dict[int, float]:
-    """User + system CPU seconds so far of every process whose (command name, parent pid, command line)
-    match."""
-    out = {}
-    hz = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            comm, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(") ", 1)
-            cmdline = (entry / "cmdline").read_text()
-        except (OSError, ValueError, IndexError):
-            continue
-        fields = rest.split()
-        if match(comm, int(fields[1]), cmdline):
-            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / hz
-    return out
-
-
-def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds between two readings: a process started meanwhile counts whole, one gone counts 0."""
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(fields) - idle) / hz, sum(fields) / hz
+def _wrk(threads: int, seconds: int, script: str) -> str:
+    """wrk's report of ``threads`` connections (one a thread) running ``script`` for ``seconds``."""
+    return subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{threads}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{PORT}/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def station(seconds: int, batches: list[int]) -> None:
@@ -179,8 +157,13 @@ def station(seconds: int, batches: list[int]) -> None:
             f"threads (admission {env['FANGYI_ADMISSION_MAX']} a worker), wrk {threads} "
             f"threads x 1 connection, {seconds} s per mode, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}"
         )
+        script = str(ROOT / "var/bench_station.lua")
+        # A few seconds of single submissions first, not counted: a station's server has been running
+        # (cold processes prepare their statements and fill their caches, and the admission gate
+        # refused some of the first requests, an opening among them, whose tube's scans then failed).
+        station_script(script, 0)
+        _wrk(threads, 3, script)
         for batch in (0, *batches):
-            script = str(ROOT / "var/bench_station.lua")
             station_script(script, batch)
             before = Sample.objects.count()
             # Where the two cores went during the run: the server's workers, the PostgreSQL backends of
@@ -193,30 +176,16 @@ def station(seconds: int, batches: list[int]) -> None:
             rest: Callable[[str, int, str], bool] = lambda comm, _ppid, cmd: (  # noqa: E731
                 comm == "postgres" and " fangyi_bench_testing " not in cmd
             )
-            cpu0 = (_cpu_of(workers), _cpu_of(ours), _cpu_of(rest), resource.getrusage(resource.RUSAGE_CHILDREN))
-            busy0 = _machine_busy()
-            out = subprocess.run(
-                [
-                    "wrk",
-                    f"-t{threads}",
-                    f"-c{threads}",
-                    f"-d{seconds}s",
-                    "--latency",
-                    "-s",
-                    script,
-                    f"http://127.0.0.1:{PORT}/",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            cpu0 = (cpu_of(workers), cpu_of(ours), cpu_of(rest), resource.getrusage(resource.RUSAGE_CHILDREN))
+            busy0 = machine_busy()
+            out = _wrk(threads, seconds, script)
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-            busy1 = _machine_busy()
+            busy1 = machine_busy()
             cpu = (
-                _cpu_spent(cpu0[0], _cpu_of(workers)),
-                _cpu_spent(cpu0[1], _cpu_of(ours)),
+                cpu_spent(cpu0[0], cpu_of(workers)),
+                cpu_spent(cpu0[1], cpu_of(ours)),
                 usage.ru_utime + usage.ru_stime - cpu0[3].ru_utime - cpu0[3].ru_stime,
-                _cpu_spent(cpu0[2], _cpu_of(rest)),
+                cpu_spent(cpu0[2], cpu_of(rest)),
             )
             added = Sample.objects.count() - before
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]

@@ -23,14 +23,17 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from serving import start_server  # bench/serving.py
+from serving import cpu_of, cpu_spent, machine_busy, start_server  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -161,6 +164,30 @@ def wrk(
     }
 
 
+def measured(server: subprocess.Popen[bytes], name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``run``'s figures with where the CPU went meanwhile, in ms per 2xx answer: the server's processes,
+    the PostgreSQL backends of the benchmark's database (the SQLite work is the server's), wrk and the
+    machine as a whole."""
+    database = f" {name or 'fangyi_bench'} "
+    workers: Callable[[str, int, str], bool] = lambda _comm, ppid, _cmd: ppid == server.pid  # noqa: E731
+    backends: Callable[[str, int, str], bool] = lambda comm, _ppid, cmd: (  # noqa: E731
+        comm == "postgres" and database in cmd
+    )
+    before = [cpu_of(match) for match in (workers, backends)]
+    children, busy = resource.getrusage(resource.RUSAGE_CHILDREN), machine_busy()
+    figures = run()
+    spent = [cpu_spent(b, cpu_of(match)) for b, match in zip(before, (workers, backends), strict=True)]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent.append(usage.ru_utime + usage.ru_stime - children.ru_utime - children.ru_stime)
+    ok = max(figures["ok_rps"] * figures["requests"] / max(figures["rps"], 1e-9), 1)
+    busy_after = machine_busy()
+    figures["cpu_ms_per_ok"] = {
+        part: round(1000 * sec / ok, 3) for part, sec in zip(("server", "postgres", "wrk"), spent, strict=True)
+    }
+    figures["machine_busy_pct"] = round(100 * (busy_after[0] - busy[0]) / max(busy_after[1] - busy[1], 1e-9), 1)
+    return figures
+
+
 def _us(text: str) -> float:
     value, unit = float(re.match(r"[\d.]+", text).group(0)), re.search(r"[a-z]+$", text).group(0)
     return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
@@ -234,7 +261,7 @@ def main() -> None:
     try:
         wrk(here, fixtures, args.connections, 2 if args.quick else 5)  # warm the per-process caches
         bare = wrk(None, fixtures, args.connections, args.seconds, "/v/ping/")
-        steady = wrk(here, fixtures, args.connections, args.seconds)
+        steady = measured(server, name, lambda: wrk(here, fixtures, args.connections, args.seconds))
         probe = Probe(fixtures)
         probe.start()
         time.sleep(2)
