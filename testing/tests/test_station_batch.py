@@ -418,3 +418,21 @@ def test_single_scans_write_once_and_are_answered_as_the_locked_path_answers(
     assert scan_writes == [(True, 1), (True, 1)]  # the refusal stored its answer alone
     assert IdempotentRequest.objects.filter(key__startswith="ok-samp").count() == 3
     assert HealthStatus.objects.get(person=person_b).latest_result == "pending"
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_single_scan_commits_by_itself_and_a_retry_replays_it(
+    station, site, person_a, person_b, scan_writes
+):
+    """As on a server: no transaction around the request, so the write commits on its own, and a retry
+    meets the key's unique constraint outside any transaction."""
+    post(station, "tubes", {"key": "ac-open-01", "site_id": site.pk, "barcode": "T0001"})
+    body = {"key": "ac-samp-01", "barcode": "T0001", "code": token(person_a)}
+    first = post(station, "samples", body)
+    assert first.status_code == 200 and not connection.in_atomic_block
+    assert post(station, "samples", body).json() == {**first.json(), "replayed": True}
+    other = post(station, "samples", {**body, "code": token(person_b)})
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert scan_writes[0] == (True, 1) and Tube.objects.get().member_count == 1
+    assert Sample.objects.count() == 1 and HealthSample.objects.count() == 1
