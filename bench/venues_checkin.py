@@ -11,7 +11,8 @@ the residents (the load generator logs in as them). Load: wrk in its own process
 connections, each request a new idempotency key (so each one writes). Server: granian as `make run`
 starts it (config/serve.py). The surge runs 5× the connections for the same time while a probe process
 sends one request every 50 ms and times each answer, giving the rejection latency and the
-recovery time after the surge stops.
+recovery time after the surge stops. The plain phase also reports its CPU per answered check-in
+(``cpu_ms_per_ok``: the server's processes, the database's PostgreSQL backends, wrk).
 """
 
 from __future__ import annotations
