@@ -168,6 +168,34 @@ def audit_append_many(
         cur.execute(sql, params)
 
 
+def audit_append_from(
+    *, actor: Actor, action: str, object_type: str, source: str, extra: dict[str, Any], now: dt.datetime
+) -> tuple[str, list[Any]]:
+    """``audit_append``'s row as an INSERT for a caller's data-modifying WITH on PostgreSQL (the station's
+    single seal): one row for each row of ``source``, a WITH item of the caller's statement whose ``id``
+    is the object's id, so the row is written exactly when the caller's own write is. (SQL, parameters.)"""
+    meta = AuditEntry._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+    values = ", ".join(
+        f"{source}.id::text" if name == "object_id" else f"%s::{meta.get_field(name).db_type(connection)}"  # type: ignore[union-attr]
+        for name in _APPEND_FIELDS
+    )
+    user = actor.user if actor.user is not None and actor.user.pk else None
+    params = [
+        meta.get_field("at").get_db_prep_save(now, connection),
+        user.pk if user else None,
+        actor.label,
+        action,
+        object_type,
+        "",
+        1,
+        meta.get_field("ip").get_db_prep_save(actor.ip, connection),
+        meta.get_field("extra").get_db_prep_save(extra or {}, connection),
+    ]
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {values} FROM {source}", params  # noqa: S608
+
+
 _APPEND_FIELDS = (
     "at",
     "actor",

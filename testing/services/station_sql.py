@@ -463,3 +463,38 @@ def scan_write(
         cur.execute(text, params)
         changed, moved = cur.fetchone()
     return bool(changed), int(moved)
+
+
+@cache
+def _seal_write_sql(audit: str) -> str:
+    tube, key = Tube._meta.db_table, IdempotentRequest._meta.db_table
+    return (
+        f"WITH c AS (UPDATE {tube} SET status = %s, sealed_at = %s, laboratory_id = %s "  # noqa: S608
+        "WHERE id = %s AND member_count = %s AND status = %s RETURNING id), "
+        f"new_keys AS (INSERT INTO {key} ({_names(KEY_COLUMNS)}) "
+        f"SELECT * FROM {_source(KEY_COLUMNS, _ONE)} WHERE EXISTS (SELECT 1 FROM c)), "
+        f"audit AS ({audit}) SELECT count(*) FROM c"
+    )
+
+
+def seal_write(
+    *,
+    tube_id: int,
+    count: int,
+    was: str,
+    status: str,
+    sealed_at: Any,
+    laboratory_id: int | None,
+    key: tuple[Any, ...],
+    audit: tuple[str, list[Any]],
+) -> bool:
+    """A single seal's writes on PostgreSQL in one autocommitted statement: the tube sealed if it still
+    stands as read (``count`` members, still ``was``), the key's answer (``KEY_COLUMNS``) and the audit
+    row (``audit_append_from`` over ``c``), all or nothing. False, with nothing written, when the tube
+    moved since it was read."""
+    audit_sql, audit_params = audit
+    params = [status, sealed_at, laboratory_id, tube_id, count, was, *key, *audit_params]
+    with prepared_cursor() as cur:
+        cur.execute(_seal_write_sql(audit_sql), params)
+        [changed] = cur.fetchone()
+    return bool(changed)

@@ -155,7 +155,7 @@ def test_a_scan_costs_two_statements_on_the_fast_path(bearer: str, site: Any, pe
     sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     # On PostgreSQL the tube and the person with their samples in one read, and the tube's count, the
     # sample, the key and the health app's pending sample and status in one write, without a transaction
-    # (station_batch._lone_scan). On SQLite, in a transaction: the tube, the person, the station's write
+    # (station_batch._lone). On SQLite, in a transaction: the tube, the person, the station's write
     # (an UPDATE and two INSERTs) and the health app's (two). The token is cached.
     assert len(sql) == (2 if connection.vendor == "postgresql" else 7), sql
 

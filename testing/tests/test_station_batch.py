@@ -338,7 +338,7 @@ def test_a_batch_answers_and_records_what_the_same_submissions_one_by_one_would(
     }, seen
 
 
-# --- a single scan on PostgreSQL: one read, one write, no transaction (station_batch._lone_scan) ----
+# --- a single scan or seal on PostgreSQL: one read, one write, no transaction (station_batch._lone) ---
 
 pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the single scan's own path is PostgreSQL's")
 
@@ -436,3 +436,44 @@ def test_outside_a_transaction_a_single_scan_commits_by_itself_and_a_retry_repla
     assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
     assert scan_writes[0] == (True, 1) and Tube.objects.get().member_count == 1
     assert Sample.objects.count() == 1 and HealthSample.objects.count() == 1
+
+
+@pg_only
+def test_a_single_seal_is_two_statements_and_keeps_its_audit_row(station, site, person_a, person_b):
+    post(station, "tubes", {"key": "se-open-01", "site_id": site.pk, "barcode": "T0001"})
+    for i, p in enumerate((person_a, person_b)):
+        post(station, "samples", {"key": f"se-samp-0{i}", "barcode": "T0001", "code": token(p)})
+    with CaptureQueriesContext(connection) as ctx:
+        r = post(station, "seal", {"key": "se-seal-01", "barcode": "T0001"})
+    assert r.status_code == 200 and r.json()["status"] == "sealed" and r.json()["count"] == 2
+    ours = [q["sql"] for q in ctx.captured_queries if "testing_" in q["sql"] and "SAVEPOINT" not in q["sql"]]
+    assert len(ours) == 2 and "audit" in ours[1], ours
+    tube = Tube.objects.get()
+    entry = AuditEntry.objects.get(action="testing.tube_seal")
+    assert (entry.object_type, entry.object_id) == ("testing.tube", str(tube.pk))
+    assert entry.extra == {"members": 2, "laboratory": tube.laboratory_id} and tube.sealed_at is not None
+
+
+@pg_only
+def test_a_single_seal_racing_a_scan_takes_the_locked_path(station, site, sampler, person_a, person_b, monkeypatch):
+    """The seal read the tube with one member; another station's scan added a second before the seal
+    wrote. The seal writes nothing on its own and the locked path seals the tube with both members."""
+    from testing.services import station_sql
+
+    post(station, "tubes", {"key": "sr-open-01", "site_id": site.pk, "barcode": "T0001"})
+    post(station, "samples", {"key": "sr-samp-01", "barcode": "T0001", "code": token(person_a)})
+    real = station_sql.scan_facts
+
+    def read_then_the_other_station_scans(*args: Any, **kwargs: Any) -> Any:
+        facts = real(*args, **kwargs)
+        if Sample.objects.count() == 1:
+            item = {"kind": "sample", "key": "sr-other-01", "barcode": "T0001", "code": token(person_b)}
+            item |= {"site_id": None, "id_number": None, "green_channel": False, "device_at": None}
+            services.station_submit(actor=Actor(sampler), item=item, now=NOW)
+        return facts
+
+    monkeypatch.setattr(station_sql, "scan_facts", read_then_the_other_station_scans)
+    r = post(station, "seal", {"key": "sr-seal-01", "barcode": "T0001"})
+    assert r.status_code == 200 and r.json()["count"] == 2
+    assert AuditEntry.objects.get(action="testing.tube_seal").extra["members"] == 2
+    assert AuditEntry.objects.filter(action="testing.tube_seal").count() == 1
