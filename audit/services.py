@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import connection, models
@@ -98,14 +99,11 @@ def audit_append(
     app server loses nothing, a crash of the database server itself may lose the last fraction of a
     second. Only for a transaction that writes nothing but this row (a verification, which is a read).
     SQLite in WAL mode with synchronous=NORMAL makes the same trade for every transaction."""
-    meta = AuditEntry._meta
     lazy = not wait_for_flush and connection.vendor == "postgresql"
     sql = _append_sql.get(lazy)
     if sql is None:
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+        table, columns = _table_and_columns()
         marks = ", ".join(["%s"] * len(_APPEND_FIELDS))
-        table = quote(meta.db_table)
         if lazy:
             # set_config(..., true) is SET LOCAL: it lasts until this (implicit) transaction ends,
             # and the commit reads it, so this one statement commits asynchronously.
@@ -116,20 +114,7 @@ def audit_append(
         else:
             sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
         _append_sql[lazy] = sql
-    user = actor.user if actor.user is not None and actor.user.pk else None
-    params = [
-        # The fields convert what the backend needs converted (aware datetime, inet, JSON).
-        meta.get_field("at").get_db_prep_save(now, connection),
-        user.pk if user else None,
-        actor.label,
-        action,
-        object_type,
-        str(object_id),
-        "",
-        1,
-        meta.get_field("ip").get_db_prep_save(actor.ip, connection),
-        meta.get_field("extra").get_db_prep_save(extra or {}, connection),
-    ]
+    params = _row_params(actor, action, object_type, object_id, extra, now)
     with connection.cursor() as cur:
         cur.execute(sql, params)
 
@@ -141,29 +126,14 @@ def audit_append_many(
     moment, in one multi-row INSERT in the caller's transaction (the station's batch path)."""
     if not rows:
         return
-    meta = AuditEntry._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+    table, columns = _table_and_columns()
     one = "(" + ", ".join(["%s"] * len(_APPEND_FIELDS)) + ")"
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(rows))}"  # noqa: S608
-    user = actor.user if actor.user is not None and actor.user.pk else None
-    at = meta.get_field("at").get_db_prep_save(now, connection)
-    ip = meta.get_field("ip").get_db_prep_save(actor.ip, connection)
-    extra_field = meta.get_field("extra")
-    params: list[Any] = []
-    for action, object_type, object_id, extra in rows:
-        params += [
-            at,
-            user.pk if user else None,
-            actor.label,
-            action,
-            object_type,
-            str(object_id),
-            "",
-            1,
-            ip,
-            extra_field.get_db_prep_save(extra or {}, connection),
-        ]
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(rows))}"  # noqa: S608
+    params = [
+        value
+        for action, object_type, object_id, extra in rows
+        for value in _row_params(actor, action, object_type, object_id, extra, now)
+    ]
     with connection.cursor() as cur:
         cur.execute(sql, params)
 
@@ -175,25 +145,48 @@ def audit_append_from(
     single seal): one row for each row of ``source``, a WITH item of the caller's statement whose ``id``
     is the object's id, so the row is written exactly when the caller's own write is. (SQL, parameters.)"""
     meta = AuditEntry._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+    table, columns = _table_and_columns()
     values = ", ".join(
         f"{source}.id::text" if name == "object_id" else f"%s::{meta.get_field(name).db_type(connection)}"  # type: ignore[union-attr]
         for name in _APPEND_FIELDS
     )
+    params = _row_params(actor, action, object_type, None, extra, now)
+    del params[_APPEND_FIELDS.index("object_id")]  # the source's id, in the text
+    return f"INSERT INTO {table} ({columns}) SELECT {values} FROM {source}", params  # noqa: S608
+
+
+@cache
+def _table_and_columns() -> tuple[str, str]:
+    """The audit table and the ``_APPEND_FIELDS`` columns, quoted, for the append statements."""
+    meta, quote = AuditEntry._meta, connection.ops.quote_name
+    columns = ", ".join(quote(str(meta.get_field(name).column)) for name in _APPEND_FIELDS)  # type: ignore[union-attr]
+    return quote(meta.db_table), columns
+
+
+def _row_params(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str | int | None,
+    extra: dict[str, Any] | None,
+    now: dt.datetime,
+) -> list[Any]:
+    """The values of one appended row, in ``_APPEND_FIELDS`` order. The fields convert what the backend
+    needs converted (aware datetime, inet, JSON)."""
+    meta = AuditEntry._meta
     user = actor.user if actor.user is not None and actor.user.pk else None
-    params = [
+    return [
         meta.get_field("at").get_db_prep_save(now, connection),
         user.pk if user else None,
         actor.label,
         action,
         object_type,
+        str(object_id),
         "",
         1,
         meta.get_field("ip").get_db_prep_save(actor.ip, connection),
         meta.get_field("extra").get_db_prep_save(extra or {}, connection),
     ]
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {values} FROM {source}", params  # noqa: S608
 
 
 _APPEND_FIELDS = (

@@ -262,7 +262,7 @@ def _lone(actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[int, di
     if not barcode:
         return None
     user = actor.user
-    found, people_rows = sql.scan_facts(user.pk, barcode, person_id=person_id, id_number=id_number, rounds={})
+    found, people_rows = sql.scan_facts(user.pk, barcode, person_id=person_id, id_number=id_number)
     if found is None:
         return None
     may_sample = not scope_for(user, Cap.TESTING_SAMPLE).is_empty
@@ -293,7 +293,6 @@ def _lone(actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[int, di
             written, moved = sql.scan_write(
                 tube_id=found.pk,
                 count=tube.member_count,
-                status=str(TubeStatus.OPEN),
                 sample=_sample_row(tube, person, row, user.pk, at),
                 key=keys[0],
                 pending=pending,
@@ -303,8 +302,6 @@ def _lone(actor: Actor, item: dict[str, Any], now: dt.datetime) -> tuple[int, di
             written = sql.seal_write(
                 tube_id=found.pk,
                 count=tube.member_count,
-                was=str(TubeStatus.OPEN),
-                status=str(tube.status),
                 sealed_at=connection.ops.adapt_datetimefield_value(tube.sealed_at),
                 laboratory_id=tube.laboratory_id,
                 key=keys[0],

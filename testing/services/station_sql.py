@@ -31,7 +31,7 @@ from django.db import connection
 
 from common.db import prepared_cursor
 from people.models import Person
-from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube
+from testing.models import IdempotentRequest, PreRegistration, Round, Sample, Site, SiteStaff, Tube, TubeStatus
 
 
 def _pg() -> bool:
@@ -245,7 +245,7 @@ def _scan_sql(by_id_number: bool) -> str:
 
 
 def scan_facts(
-    user_id: int, barcode: str, *, person_id: int | None, id_number: str | None, rounds: dict[int, Round]
+    user_id: int, barcode: str, *, person_id: int | None, id_number: str | None
 ) -> tuple[TubeRow | None, list[tuple[Any, ...]]]:
     """A single scan's reads on PostgreSQL, in one statement and not locked (``scan_write`` checks what
     it relies on): the tube of the barcode as ``locked_tubes`` reads it, and the ``people_rows`` of the
@@ -255,7 +255,7 @@ def scan_facts(
         rows = cur.fetchall()
     if not rows:
         return None, []
-    return _tube_row(rows[0], rounds), [row[18:] for row in rows if row[18] is not None]
+    return _tube_row(rows[0], {}), [row[18:] for row in rows if row[18] is not None]
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -431,6 +431,9 @@ def _write_pg(
     return {barcode: pk for pk, barcode in rows}
 
 
+_OPEN, _SEALED = str(TubeStatus.OPEN), str(TubeStatus.SEALED)
+
+
 @cache
 def _scan_write_sql(guard: str, health_ctes: str) -> str:
     tube, sample, key = (m._meta.db_table for m in (Tube, Sample, IdempotentRequest))
@@ -447,18 +450,18 @@ def _scan_write_sql(guard: str, health_ctes: str) -> str:
 
 
 def scan_write(
-    *, tube_id: int, count: int, status: str, sample: tuple[Any, ...], key: tuple[Any, ...], pending: Any
+    *, tube_id: int, count: int, sample: tuple[Any, ...], key: tuple[Any, ...], pending: Any
 ) -> tuple[bool, int]:
     """A single scan's writes on PostgreSQL in one autocommitted statement: the tube's count moved from
     ``count - 1`` to ``count``, its sample (``SAMPLE_COLUMNS``), the key's answer (``KEY_COLUMNS``) and
     the health app's pending sample (``pending``, a ``health_port.lone_pending``), all or nothing.
 
     The tube was read without a lock (``scan_facts``), so the count moves only if the tube still stands
-    as read (the same count, still ``status``) and the health app's premise for its lean write still
+    as read (the same count, still open) and the health app's premise for its lean write still
     holds; otherwise nothing is written and the answer is (False, 0), for the caller to take the locked
     path. (written, the count of status rows the health part moved)."""
     text = _scan_write_sql(pending.GUARD, pending.ctes("EXISTS (SELECT 1 FROM c)"))
-    params = [count, tube_id, count - 1, status, *pending.guard_params(), *sample, *key, *pending.cte_params()]
+    params = [count, tube_id, count - 1, _OPEN, *pending.guard_params(), *sample, *key, *pending.cte_params()]
     with prepared_cursor() as cur:
         cur.execute(text, params)
         changed, moved = cur.fetchone()
@@ -481,19 +484,17 @@ def seal_write(
     *,
     tube_id: int,
     count: int,
-    was: str,
-    status: str,
     sealed_at: Any,
     laboratory_id: int | None,
     key: tuple[Any, ...],
     audit: tuple[str, list[Any]],
 ) -> bool:
     """A single seal's writes on PostgreSQL in one autocommitted statement: the tube sealed if it still
-    stands as read (``count`` members, still ``was``), the key's answer (``KEY_COLUMNS``) and the audit
-    row (``audit_append_from`` over ``c``), all or nothing. False, with nothing written, when the tube
-    moved since it was read."""
+    stands as read (``count`` members, still open), the key's answer (``KEY_COLUMNS``) and the audit row
+    (``audit_append_from`` over ``c``), all or nothing. False, with nothing written, when the tube moved
+    since it was read."""
     audit_sql, audit_params = audit
-    params = [status, sealed_at, laboratory_id, tube_id, count, was, *key, *audit_params]
+    params = [_SEALED, sealed_at, laboratory_id, tube_id, count, _OPEN, *key, *audit_params]
     with prepared_cursor() as cur:
         cur.execute(_seal_write_sql(audit_sql), params)
         [changed] = cur.fetchone()
